@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for goose
+
+	"github.com/moviedice/moviedice/migrations"
+	"github.com/moviedice/moviedice/queries"
+	"github.com/moviedice/moviedice/web"
+	"github.com/moviedice/moviedice/web/pgdev"
+)
+
+// errDBExited ends serving when the embedded PostgreSQL dies under us.
+var errDBExited = errors.New("embedded PostgreSQL exited unexpectedly; see postgres.log under MOVIEDICE_DATA")
+
+// drainTimeout bounds how long shutdown waits for in-flight requests.
+const drainTimeout = 15 * time.Second
+
+// serve runs the web app until ctx is done: database, migrations, HTTP.
+func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(string)) error {
+	base, err := cfg.baseURL()
+	if err != nil {
+		return err
+	}
+	if _, err := cfg.loadSecrets(); err != nil {
+		return err
+	}
+	db, err := database(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.stop()
+	if err := migrate(ctx, db.url, log); err != nil {
+		return err
+	}
+	// An embedded server that dies under us ends serving, with that as the cause.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-db.exited:
+			cancel(errDBExited)
+		case <-ctx.Done():
+		}
+	}()
+	pool, err := queries.OpenPool(ctx, db.url)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	srv, err := web.New(web.Config{BaseURL: base, Pool: pool, Log: log, Registry: web.NewRegistry()})
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("serving MovieDice", "addr", l.Addr().String(), "base_url", base.String(), "version", version)
+	if listening != nil {
+		listening(l.Addr().String())
+	}
+	if err := web.Serve(ctx, l, srv, log, drainTimeout); err != nil {
+		return err
+	}
+	if errors.Is(context.Cause(ctx), errDBExited) {
+		return errDBExited
+	}
+	return nil
+}
+
+// dbHandle is the database serve uses, and how to let go of it.
+type dbHandle struct {
+	url    string
+	stop   func()
+	exited <-chan struct{} // closed if an embedded server exits; nil otherwise
+}
+
+// database returns DATABASE_URL, or else starts the embedded cluster and
+// returns its database.
+func database(ctx context.Context, cfg *config, log *slog.Logger) (*dbHandle, error) {
+	if cfg.DatabaseURL != "" {
+		return &dbHandle{url: cfg.DatabaseURL, stop: func() {}}, nil
+	}
+	data, err := filepath.Abs(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureDataDir(data); err != nil {
+		return nil, err
+	}
+	logFile, err := os.OpenFile(filepath.Join(data, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("starting embedded PostgreSQL", "dir", filepath.Join(data, "pg"), "log", logFile.Name())
+	cluster, err := pgdev.Start(ctx, pgdev.Options{Dir: filepath.Join(data, "pg"), Log: logFile})
+	if err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	stop := func() {
+		log.Info("stopping embedded PostgreSQL")
+		if err := cluster.Stop(); err != nil {
+			log.Error("stop embedded PostgreSQL", "err", err)
+		}
+		logFile.Close()
+	}
+	url, err := cluster.EnsureDatabase(ctx, "moviedice", "moviedice")
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return &dbHandle{url: url, stop: stop, exited: cluster.Exited()}, nil
+}
+
+// migrate applies pending migrations as the connecting (owning) role.
+func migrate(ctx context.Context, dbURL string, log *slog.Logger) error {
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer db.Close()
+	return migrations.Up(ctx, db, log)
+}
+
+// migrateOnly is `moviedice migrate`.
+func migrateOnly(ctx context.Context, cfg *config, log *slog.Logger) error {
+	db, err := database(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.stop()
+	if err := migrate(ctx, db.url, log); err != nil {
+		return err
+	}
+	log.Info("migrations are current")
+	return nil
+}

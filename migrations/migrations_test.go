@@ -1,0 +1,153 @@
+package migrations_test
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/moviedice/moviedice/migrations"
+	"github.com/moviedice/moviedice/queries"
+	"github.com/moviedice/moviedice/web/pgdev/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func mustOpen(t *testing.T, url string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestMigrations(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("several instances migrating at once all succeed, each migration applied once", func(t *testing.T) {
+		pdb := pgtest.NewEmpty(t)
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for range 4 {
+			wg.Go(func() { errs <- migrations.Up(ctx, mustOpen(t, pdb.URL), quiet) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, err := migrations.NewProvider(mustOpen(t, pdb.URL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := migrations.Current(ctx, p); err != nil || !ok {
+			t.Fatalf("not current after Up: %v %v", ok, err)
+		}
+		sources := p.ListSources()
+		if n := pdb.MustCount(t, "SELECT count(*) FROM goose_db_version WHERE version_id > 0"); n != int64(len(sources)) {
+			t.Errorf("%d version rows for %d migrations", n, len(sources))
+		}
+	})
+
+	t.Run("running again changes nothing", func(t *testing.T) {
+		pdb := pgtest.New(t)
+		before := pdb.MustCount(t, "SELECT count(*) FROM goose_db_version")
+		if err := migrations.Up(ctx, mustOpen(t, pdb.URL), quiet); err != nil {
+			t.Fatal(err)
+		}
+		if after := pdb.MustCount(t, "SELECT count(*) FROM goose_db_version"); after != before {
+			t.Errorf("version rows %d -> %d", before, after)
+		}
+	})
+
+	t.Run("down then up again works", func(t *testing.T) {
+		pdb := pgtest.New(t)
+		p, err := migrations.NewProvider(mustOpen(t, pdb.URL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.DownTo(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+		if n := pdb.MustCount(t, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'goose_db_version'"); n != 0 {
+			t.Errorf("%d tables left after down", n)
+		}
+		if _, err := p.Up(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestSchema(t *testing.T) {
+	pdb := pgtest.New(t)
+
+	t.Run("the app works as a role that owns nothing and cannot bypass row security", func(t *testing.T) {
+		pool := pdb.Pool(t)
+		var user string
+		var super, bypass bool
+		err := pool.QueryRow(context.Background(),
+			"SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").Scan(&user, &super, &bypass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if user != queries.AppRole || super || bypass {
+			t.Errorf("app works as %s (superuser %v, bypassrls %v)", user, super, bypass)
+		}
+		if n := pdb.MustCount(t, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = $1", queries.AppRole); n != 0 {
+			t.Errorf("app role owns %d tables", n)
+		}
+		if _, err := pool.Exec(context.Background(), "DROP TABLE rolls"); err == nil {
+			t.Errorf("app role could drop a table")
+		}
+	})
+
+	t.Run("every reference to users is NOT NULL with an explicit ON DELETE rule", func(t *testing.T) {
+		rows, err := pdb.Super(t).Query(context.Background(), `
+			SELECT c.conrelid::regclass::text, a.attname, a.attnotnull, c.confdeltype::text
+			FROM pg_constraint c
+			JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+			WHERE c.contype = 'f' AND c.confrelid = 'users'::regclass`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			var table, column, rule string
+			var notNull bool
+			if err := rows.Scan(&table, &column, &notNull, &rule); err != nil {
+				t.Fatal(err)
+			}
+			n++
+			// a = NO ACTION (the implicit default); we want RESTRICT (r) or CASCADE (c).
+			if !notNull || (rule != "r" && rule != "c") {
+				t.Errorf("%s.%s: not null %v, on delete %q", table, column, notNull, rule)
+			}
+		}
+		if n < 7 {
+			t.Errorf("only %d references to users found", n)
+		}
+	})
+
+	t.Run("a film on a list once per title and year, whatever the case and spacing", func(t *testing.T) {
+		pdb.MustExec(t, `WITH u AS (INSERT INTO users (display_name) VALUES ('Quiet Otter') RETURNING id),
+			l AS (INSERT INTO lists (owner_id, name, invite_token) SELECT id, 'Friday', md5('x') FROM u RETURNING id, owner_id)
+			INSERT INTO movies (list_id, added_by, title, year) SELECT id, owner_id, 'The Thing', 1982 FROM l`)
+		_, err := pdb.Super(t).Exec(context.Background(),
+			`INSERT INTO movies (list_id, added_by, title, year) SELECT list_id, added_by, '  the   THING ', 1982 FROM movies`)
+		if err == nil {
+			t.Errorf("duplicate film accepted")
+		}
+	})
+}

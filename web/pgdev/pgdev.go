@@ -1,0 +1,341 @@
+// Package pgdev runs a private PostgreSQL cluster from the installed server
+// binaries: the embedded default of `moviedice serve` and the throwaway
+// cluster of the tests. The postmaster is a child of this process, in its own
+// process group (a terminal's Ctrl-C reaches us, and we stop it in order),
+// and is told to quit by the kernel if we die, so no stray server outlives us.
+package pgdev
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// InstallHint is the one line shown when no PostgreSQL server binaries exist.
+const InstallHint = "PostgreSQL server binaries not found (looked at `pg_config --bindir` and /usr/lib/postgresql/*/bin); " +
+	"install them with `apt-get install -y postgresql` (as root), or set DATABASE_URL to use an existing server"
+
+// ErrNoBinaries is returned when no PostgreSQL server binaries can be found.
+var ErrNoBinaries = errors.New(InstallHint)
+
+// Superuser is the bootstrap superuser of clusters made here.
+const Superuser = "postgres"
+
+// maxSocketPath is the longest unix socket path the kernel accepts, less the
+// terminating NUL.
+const maxSocketPath = 107
+
+// Options describes a cluster.
+type Options struct {
+	// Dir is the data directory (PGDATA). It is created if missing and
+	// initialised on first use; an existing cluster is reused.
+	Dir string
+	// SocketDir holds the unix socket. Defaults to Dir + "-run", or a short
+	// temporary folder when that path would be too long for a socket.
+	SocketDir string
+	// Throwaway trades durability for speed (fsync and friends off): tests.
+	Throwaway bool
+	// Log receives the server's own output. Defaults to discarding it.
+	Log io.Writer
+}
+
+// Cluster is a running postmaster.
+type Cluster struct {
+	dir       string
+	socketDir string
+	cmd       *exec.Cmd
+	exited    chan struct{}
+	waitErr   error
+}
+
+// FindBinDir returns the folder holding initdb and postgres, preferring
+// `pg_config --bindir` and then the newest /usr/lib/postgresql/*/bin.
+func FindBinDir() (string, error) {
+	return findBinDir("pg_config", "/usr/lib/postgresql/*/bin")
+}
+
+func findBinDir(pgConfig, versionedGlob string) (string, error) {
+	var candidates []string
+	if out, err := exec.Command(pgConfig, "--bindir").Output(); err == nil {
+		candidates = append(candidates, strings.TrimSpace(string(out)))
+	}
+	versioned, _ := filepath.Glob(versionedGlob)
+	sort.Slice(versioned, func(i, j int) bool { return majorOf(versioned[i]) > majorOf(versioned[j]) })
+	candidates = append(candidates, versioned...)
+	for _, dir := range candidates {
+		if isExecutable(filepath.Join(dir, "initdb")) && isExecutable(filepath.Join(dir, "postgres")) {
+			return dir, nil
+		}
+	}
+	return "", ErrNoBinaries
+}
+
+func majorOf(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+// Start initialises the cluster if needed, starts it, and waits until it
+// accepts connections. Stop it with Stop.
+func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	bin, err := FindBinDir()
+	if err != nil {
+		return nil, err
+	}
+	owner, err := serverOwner()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{dir: opts.Dir, socketDir: opts.SocketDir, exited: make(chan struct{})}
+	if c.socketDir == "" {
+		c.socketDir = opts.Dir + "-run"
+	}
+	if len(c.socketDir)+len("/.s.PGSQL.5432") > maxSocketPath {
+		if c.socketDir, err = os.MkdirTemp("", "moviedice-pg-"); err != nil {
+			return nil, fmt.Errorf("pgdev: socket dir: %w", err)
+		}
+	}
+	for _, d := range []string{c.dir, c.socketDir} {
+		if err := owner.ownedDir(d); err != nil {
+			return nil, err
+		}
+	}
+	logw := opts.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+		if err := c.initdb(ctx, bin, owner); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.start(bin, owner, opts.Throwaway, logw); err != nil {
+		return nil, err
+	}
+	if err := c.waitReady(ctx); err != nil {
+		_ = c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) initdb(ctx context.Context, bin string, owner *osUser) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
+		"-D", c.dir, "-U", Superuser, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions")
+	owner.apply(cmd, c.dir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("pgdev: initdb %s: %w\n%s", c.dir, err, tail(out.String()))
+	}
+	return nil
+}
+
+func (c *Cluster) start(bin string, owner *osUser, throwaway bool, logw io.Writer) error {
+	args := []string{"-D", c.dir, "-k", c.socketDir, "-c", "listen_addresses=", "-c", "unix_socket_permissions=0700"}
+	if throwaway {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+			"-c", "max_connections=200")
+	}
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
+	owner.apply(cmd, c.dir)
+	// SIGQUIT is PostgreSQL's immediate shutdown: the postmaster stops its
+	// backends and exits. The kernel sends it when this process dies.
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
+	cmd.Stdout, cmd.Stderr = logw, logw
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("pgdev: start postgres: %w", err)
+	}
+	c.cmd = cmd
+	go func() {
+		c.waitErr = cmd.Wait()
+		close(c.exited)
+	}()
+	return nil
+}
+
+func (c *Cluster) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	lastErr := errors.New("server not started yet")
+	for {
+		// Only our own postmaster counts: a server already running on this
+		// folder would answer on the same socket while ours gives up.
+		if c.holdsLock() {
+			conn, err := pgx.Connect(ctx, c.DSN(Superuser, "postgres"))
+			if err == nil {
+				return conn.Close(ctx)
+			}
+			lastErr = err
+		}
+		select {
+		case <-c.exited:
+			return fmt.Errorf("pgdev: postgres exited during start-up (%v); is another server using %s? last error: %w", c.waitErr, c.dir, lastErr)
+		case <-ctx.Done():
+			return fmt.Errorf("pgdev: postgres not ready: %w", lastErr)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// holdsLock reports whether postmaster.pid names our postmaster.
+func (c *Cluster) holdsLock() bool {
+	b, err := os.ReadFile(filepath.Join(c.dir, "postmaster.pid"))
+	if err != nil {
+		return false
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	return first == strconv.Itoa(c.cmd.Process.Pid)
+}
+
+// DSN returns a connection string for user and database over the socket.
+func (c *Cluster) DSN(user, database string) string {
+	return fmt.Sprintf("host=%s port=5432 user=%s dbname=%s sslmode=disable", c.socketDir, user, database)
+}
+
+// Dir is the cluster's data directory.
+func (c *Cluster) Dir() string { return c.dir }
+
+// PID is the postmaster's process id.
+func (c *Cluster) PID() int { return c.cmd.Process.Pid }
+
+// Exited is closed when the postmaster has exited.
+func (c *Cluster) Exited() <-chan struct{} { return c.exited }
+
+// Stop asks for a fast shutdown (roll back open transactions, checkpoint,
+// exit) and waits for it; after 30 s it kills the server.
+func (c *Cluster) Stop() error {
+	if c.cmd == nil || c.cmd.Process == nil {
+		return nil
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-c.exited:
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+		return fmt.Errorf("pgdev: postgres did not stop within 30s; killed")
+	}
+}
+
+// EnsureDatabase creates the login role owner (allowed to create roles, so
+// the migrations can make the app role) and the database name owned by it,
+// unless they exist. It returns owner's connection string for the database.
+func (c *Cluster) EnsureDatabase(ctx context.Context, name, owner string) (string, error) {
+	conn, err := pgx.Connect(ctx, c.DSN(Superuser, "postgres"))
+	if err != nil {
+		return "", fmt.Errorf("pgdev: connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	ident := pgx.Identifier{owner}.Sanitize()
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", owner).Scan(&exists); err != nil {
+		return "", fmt.Errorf("pgdev: role lookup: %w", err)
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE ROLE "+ident+" LOGIN CREATEROLE"); err != nil {
+			return "", fmt.Errorf("pgdev: create role: %w", err)
+		}
+	}
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return "", fmt.Errorf("pgdev: database lookup: %w", err)
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" OWNER "+ident); err != nil {
+			return "", fmt.Errorf("pgdev: create database: %w", err)
+		}
+	}
+	return c.DSN(owner, name), nil
+}
+
+// osUser is who the server runs as: ourselves, or the postgres system user
+// when we are root (initdb and postgres refuse to run as root).
+type osUser struct {
+	uid, gid uint32
+	switched bool
+}
+
+func serverOwner() (*osUser, error) {
+	if os.Geteuid() != 0 {
+		return &osUser{uid: uint32(os.Geteuid()), gid: uint32(os.Getegid())}, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("pgdev: running as root needs the postgres system user to run the server: %w", err)
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	return &osUser{uid: uint32(uid), gid: uint32(gid), switched: true}, nil
+}
+
+// ownedDir makes dir (mode 0700) owned by the server's user, and makes sure
+// that user can reach it through its parents.
+func (u *osUser) ownedDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("pgdev: %w", err)
+	}
+	if !u.switched {
+		return nil
+	}
+	if err := os.Chown(dir, int(u.uid), int(u.gid)); err != nil {
+		return fmt.Errorf("pgdev: %w", err)
+	}
+	for p := filepath.Dir(dir); p != filepath.Dir(p); p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("pgdev: %w", err)
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("pgdev: %s is not traversable by the postgres user (mode %v); use a data folder whose parents are, e.g. chmod o+x %s", p, fi.Mode().Perm(), p)
+		}
+	}
+	return nil
+}
+
+func (u *osUser) apply(cmd *exec.Cmd, dir string) {
+	cmd.Dir = dir
+	cmd.Env = serverEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if u.switched {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: u.uid, Gid: u.gid}
+	}
+}
+
+// serverEnv is our environment without PG* variables, which would steer the
+// server's tools to some other cluster.
+func serverEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PG") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func tail(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > 15 {
+		lines = lines[len(lines)-15:]
+	}
+	return strings.Join(lines, "\n")
+}

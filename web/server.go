@@ -1,0 +1,125 @@
+// Package web is MovieDice's HTTP side: one route table, the middleware
+// around it, and thin handlers that parse, call and render.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/moviedice/moviedice/migrations"
+	"github.com/moviedice/moviedice/queries"
+	"github.com/moviedice/moviedice/static"
+	"github.com/moviedice/moviedice/views"
+)
+
+// Config is what the server needs from its caller.
+type Config struct {
+	// BaseURL is the public URL: it decides the cookie Secure flag and is a
+	// trusted origin for forms.
+	BaseURL *url.URL
+	Pool    *pgxpool.Pool
+	Log     *slog.Logger
+	// Registry receives the server's metrics and is what /metrics serves.
+	Registry *prometheus.Registry
+}
+
+// Server holds the dependencies every handler shares.
+type Server struct {
+	baseURL    *url.URL
+	pool       *pgxpool.Pool
+	q          *queries.Queries
+	log        *slog.Logger
+	assets     *assets
+	registry   *prometheus.Registry
+	metrics    *httpMetrics
+	migrations *goose.Provider
+	handler    http.Handler
+}
+
+// New builds a server and its route table.
+func New(cfg Config) (*Server, error) {
+	a, err := newAssets(static.FS)
+	if err != nil {
+		return nil, err
+	}
+	mig, err := migrations.NewProvider(stdlib.OpenDBFromPool(cfg.Pool))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		baseURL:    cfg.BaseURL,
+		pool:       cfg.Pool,
+		q:          queries.New(cfg.Pool),
+		log:        cfg.Log,
+		assets:     a,
+		registry:   cfg.Registry,
+		migrations: mig,
+	}
+	if s.metrics, err = newHTTPMetrics(cfg.Registry, cfg.Pool); err != nil {
+		return nil, err
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// page returns the layout data every page shares.
+func (s *Server) page(title string) views.Page {
+	return views.Page{Title: title, CSSURL: s.assets.url("css/app.css"), IconURL: s.assets.url("icons/die.svg")}
+}
+
+// render writes a templ component as an HTML page with the given status.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := c.Render(r.Context(), w); err != nil {
+		s.log.ErrorContext(r.Context(), "render", "err", err, "request_id", requestID(r.Context()))
+	}
+}
+
+// Serve answers HTTP on l until ctx is done, then stops taking new
+// connections and lets in-flight requests finish (up to drain).
+func Serve(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger, drain time.Duration) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests", "timeout", drain)
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("http: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http: %w", err)
+	}
+	return nil
+}
