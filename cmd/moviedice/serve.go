@@ -34,14 +34,11 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 	if _, err := cfg.loadSecrets(); err != nil {
 		return err
 	}
-	db, err := database(ctx, cfg, log)
+	db, err := migratedDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer db.stop()
-	if err := migrate(ctx, db.url, log); err != nil {
-		return err
-	}
 	// An embedded server that dies under us ends serving, with that as the cause.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -123,26 +120,32 @@ func database(ctx context.Context, cfg *config, log *slog.Logger) (*dbHandle, er
 	return &dbHandle{url: url, stop: stop, exited: cluster.Exited()}, nil
 }
 
-// migrate applies pending migrations as the connecting (owning) role.
-func migrate(ctx context.Context, dbURL string, log *slog.Logger) error {
-	db, err := sql.Open("pgx", dbURL)
+// migratedDatabase is database with every pending migration applied, as the
+// connecting (owning) role.
+func migratedDatabase(ctx context.Context, cfg *config, log *slog.Logger) (*dbHandle, error) {
+	h, err := database(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return nil, err
 	}
-	defer db.Close()
-	return migrations.Up(ctx, db, log)
+	db, err := sql.Open("pgx", h.url)
+	if err == nil {
+		err = migrations.Up(ctx, db, log)
+		db.Close()
+	}
+	if err != nil {
+		h.stop()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return h, nil
 }
 
 // migrateOnly is `moviedice migrate`.
 func migrateOnly(ctx context.Context, cfg *config, log *slog.Logger) error {
-	db, err := database(ctx, cfg, log)
+	db, err := migratedDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer db.stop()
-	if err := migrate(ctx, db.url, log); err != nil {
-		return err
-	}
+	db.stop()
 	log.Info("migrations are current")
 	return nil
 }
