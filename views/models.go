@@ -2,20 +2,97 @@
 // HTTP or the database: handlers hand it plain view models from this file.
 package views
 
+import "time"
+
 // Page is what every page's layout needs.
 type Page struct {
 	// Title is the page's own title, shown before the site name.
 	Title string
-	// CSSURL and IconURL are the content-hashed static URLs.
+	// CSSURL, IconURL and JSURL are the content-hashed static URLs.
 	CSSURL  string
 	IconURL string
+	JSURL   string
+	// Viewer is the signed-in user's name; empty for a visitor.
+	Viewer string
 }
 
-// Home is the landing page for visitors.
+// Home is the start page: the viewer's lists, or the landing text.
 type Home struct {
-	Lists  int64
+	Stats Stats
+	// SignedIn shows the viewer's lists instead of the landing text.
+	SignedIn bool
+	Lists    []ListSummary
+	Form     TextForm
+}
+
+// Stats are the server-wide counts on the landing page.
+type Stats struct {
+	Lists, Movies, Rolls int64
+}
+
+// ListSummary is one of the viewer's lists on the start page.
+type ListSummary struct {
+	ID     string
+	Name   string
 	Movies int64
-	Rolls  int64
+	Owner  bool
+}
+
+// TextForm is a one-field form: what was typed, and what is wrong with it.
+type TextForm struct {
+	Value string
+	Error string
+}
+
+// ListPage is one list as its members see it.
+type ListPage struct {
+	ID      string
+	Name    string
+	Members int64
+	Owner   bool
+	Created time.Time
+}
+
+// Account is the account page.
+type Account struct {
+	Name TextForm
+	// SecuredAt is when the recovery code was made; zero if none.
+	SecuredAt time.Time
+	Devices   []Device
+	// PendingMerges are merges still being retried; FailedMerges gave up.
+	PendingMerges int
+	FailedMerges  int
+	Notice        string
+}
+
+// Device is one signed-in browser on the account page.
+type Device struct {
+	ID       string
+	Browser  string
+	Created  time.Time
+	LastSeen time.Time
+	Current  bool
+}
+
+// RecoveryCode is the page that shows a new code, once.
+type RecoveryCode struct {
+	// Code is grouped for reading: XXXX-XXXX-…
+	Code string
+}
+
+// Claim is the paste-your-code form.
+type Claim struct {
+	Form   TextForm
+	Notice string
+	// SignedInAs names the current account, if the browser has one.
+	SignedInAs string
+}
+
+// ClaimPreview asks before a guest's data moves (or the browser switches).
+type ClaimPreview struct {
+	Lists, Memberships, Movies, Rolls int64
+	Switch                            bool
+	Token                             string
 }
 
 // ErrorPage explains a failed request without leaking internals.

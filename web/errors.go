@@ -3,26 +3,67 @@ package web
 import (
 	"net/http"
 
+	"github.com/moviedice/moviedice/queries"
 	"github.com/moviedice/moviedice/views"
 )
 
 // errorView is the user-facing text for each status this app answers with.
 var errorView = map[int]views.ErrorPage{
-	http.StatusNotFound:            {Heading: "Page not found", Message: "There is nothing here. The link may be old, or the list may have been deleted."},
-	http.StatusMethodNotAllowed:    {Heading: "Not allowed", Message: "This address does not take that kind of request."},
-	http.StatusForbidden:           {Heading: "Request refused", Message: "This form was sent from another site, so it was not accepted. Go back to MovieDice and try again there."},
-	http.StatusInternalServerError: {Heading: "Something went wrong", Message: "We could not finish that request. Nothing you made is lost; please try again in a moment."},
+	http.StatusNotFound:              {Heading: "Page not found", Message: "There is nothing here. The link may be old, or the list may have been deleted."},
+	http.StatusMethodNotAllowed:      {Heading: "Not allowed", Message: "This address does not take that kind of request."},
+	http.StatusForbidden:             {Heading: "Request refused", Message: "This form was sent from another site, so it was not accepted. Go back to MovieDice and try again there."},
+	http.StatusInternalServerError:   {Heading: "Something went wrong", Message: "We could not finish that request. Nothing you made is lost; please try again in a moment."},
+	http.StatusUnauthorized:          {Heading: "Not signed in", Message: "This browser has no account yet. Start a list, or paste a recovery code, first."},
+	http.StatusTooManyRequests:       {Heading: "Slow down", Message: "Too many requests from your network just now. Please wait a minute and try again."},
+	http.StatusRequestEntityTooLarge: {Heading: "Too much text", Message: "That form was far larger than anything MovieDice needs. Nothing was saved."},
+	http.StatusBadRequest:            {Heading: "Something is off with that form", Message: "It could not be read, so nothing was changed."},
+	http.StatusUnprocessableEntity:   {Heading: "Please check that", Message: "Something in that form needs fixing. Nothing was saved."},
+	http.StatusConflict:              {Heading: "That clashes", Message: "That clashes with something that already exists. Nothing was saved."},
 }
 
 // renderError writes the styled page for status.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int) {
+	s.renderErrorMessage(w, r, status, "")
+}
+
+// renderErrorMessage writes the styled page for status with message (or
+// the status's standard text when message is empty).
+func (s *Server) renderErrorMessage(w http.ResponseWriter, r *http.Request, status int, message string) {
 	e := errorView[status]
 	e.Status = status
 	e.RequestID = requestID(r.Context())
 	if e.Heading == "" {
 		e.Heading, e.Message = http.StatusText(status), "That request could not be handled."
 	}
-	s.render(w, r, status, views.ErrorView(s.page(e.Heading), e))
+	if message != "" {
+		e.Message = message
+	}
+	s.render(w, r, status, views.ErrorView(s.page(r, e.Heading), e))
+}
+
+// statusOf maps the error vocabulary to HTTP, in this one place.
+var statusOf = map[string]int{
+	queries.ENOTFOUND:     http.StatusNotFound,
+	queries.EINVALID:      http.StatusUnprocessableEntity,
+	queries.ECONFLICT:     http.StatusConflict,
+	queries.EUNAUTHORIZED: http.StatusUnauthorized,
+	queries.ETOOMANY:      http.StatusTooManyRequests,
+	queries.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// fail answers a request that ended in err: internal errors are logged and
+// shown as a safe 500; the vocabulary's errors show their own message
+// (ENOTFOUND always the same 404, so ids cannot be probed).
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := queries.ErrorCode(err)
+	switch code {
+	case queries.EINTERNAL:
+		s.serverError(w, r, err)
+	case queries.ENOTFOUND:
+		s.renderError(w, r, http.StatusNotFound)
+	default:
+		s.renderErrorMessage(w, r, statusOf[code], queries.ErrorMessage(err))
+	}
 }
 
 // serverError logs err with the request id and shows a safe 500 page.
@@ -36,6 +77,7 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 func (s *Server) errorPages(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern != "" {
+			defer notePattern(r) // the mux sets r.Pattern as it routes
 			mux.ServeHTTP(w, r)
 			return
 		}

@@ -16,12 +16,29 @@ import (
 
 type ctxKey int
 
-const requestIDKey ctxKey = iota
+const requestInfoKey ctxKey = iota
+
+// requestInfo is what observe learns about a request as it passes through:
+// its id, and the route pattern the mux matched (set by errorPages, since
+// middleware in between may replace the *http.Request).
+type requestInfo struct {
+	id      string
+	pattern string
+}
 
 // requestID returns the id observe gave this request.
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if info, ok := ctx.Value(requestInfoKey).(*requestInfo); ok {
+		return info.id
+	}
+	return ""
+}
+
+// notePattern records the matched route pattern for observe.
+func notePattern(r *http.Request) {
+	if info, ok := r.Context().Value(requestInfoKey).(*requestInfo); ok {
+		info.pattern = r.Pattern
+	}
 }
 
 func newRequestID() string {
@@ -31,26 +48,27 @@ func newRequestID() string {
 }
 
 // observe gives each request an id (also sent as X-Request-Id), then records
-// its route pattern, status and latency in the access log and metrics.
+// its route pattern, status and latency in the access log and metrics. It
+// must stay outermost.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := newRequestID()
-		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		info := &requestInfo{id: newRequestID()}
+		w.Header().Set("X-Request-Id", info.id)
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey, info))
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
 		elapsed := time.Since(start)
-		route := routeLabel(r.Pattern)
+		route := routeLabel(info.pattern)
 		s.metrics.observe(route, r.Method, sw.status, elapsed)
 		path := r.URL.Path
-		if strings.Contains(r.Pattern, "{token}") {
-			path = r.Pattern // invitation tokens are secrets: keep them out of logs
+		if strings.Contains(info.pattern, "{token}") {
+			path = info.pattern // invitation tokens are secrets: keep them out of logs
 		}
-		s.log.InfoContext(r.Context(), "http", "request_id", id, "method", r.Method, "path", path,
+		s.log.InfoContext(r.Context(), "http", "request_id", info.id, "method", r.Method, "path", path,
 			"route", route, "status", sw.status, "bytes", sw.bytes, "took", elapsed, "remote", r.RemoteAddr)
 	})
 }

@@ -1,28 +1,62 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // routes is the one route table. The middleware chain, outermost first, is
 // at the end.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	handle := func(pattern string, h http.HandlerFunc) {
+		s.patterns = append(s.patterns, pattern) // tests sweep every route
+		mux.Handle(pattern, h)
+	}
 
-	mux.HandleFunc("GET /{$}", s.home)
-	mux.Handle("GET /static/{path...}", s.assets)
+	handle("GET /{$}", s.home)
+	handle("POST /lists", s.createList)
+	handle("GET /l/{id}", s.showList)
 
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.metricsHandler())
+	handle("GET /account", s.account)
+	handle("POST /account/name", s.renameAccount)
+	handle("POST /account/recovery-code", s.newRecoveryCode)
+	handle("GET /claim", s.claimForm)
+	handle("POST /claim", s.claim)
+	handle("POST /claim/confirm", s.confirmClaim)
+	handle("POST /devices/{id}/signout", s.signOutDevice)
+	handle("POST /devices/signout-others", s.signOutOthers)
+	handle("POST /signout", s.signOut)
+
+	handle("GET /static/{path...}", s.assets.ServeHTTP)
+	handle("GET /healthz", s.healthz)
+	handle("GET /readyz", s.readyz)
+	handle("GET /metrics", s.metricsHandler().ServeHTTP)
 
 	return s.chain(s.errorPages(mux))
 }
 
-// chain wraps h in the middleware every request passes through. observe must
-// stay outermost and nothing inside may replace the *http.Request (it reads
-// the route pattern the mux writes into it).
+// chain wraps h in the middleware every request passes through, outermost
+// first: request id + access log + metrics, panic recovery, security
+// headers, cross-origin form protection, and the session.
 func (s *Server) chain(h http.Handler) http.Handler {
+	h = s.sessions(h)
 	h = s.crossOriginProtection(h)
 	h = securityHeaders(s.baseURL.Scheme == "https", h)
 	h = s.recoverPanics(h)
 	return s.observe(h)
+}
+
+// sessions loads the request's session, except for the machine endpoints
+// and static files, which do not need to know who is asking.
+func (s *Server) sessions(next http.Handler) http.Handler {
+	withSession := s.id.Middleware(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case strings.HasPrefix(p, "/static/"), p == "/healthz", p == "/readyz", p == "/metrics":
+			next.ServeHTTP(w, r)
+		default:
+			withSession.ServeHTTP(w, r)
+		}
+	})
 }

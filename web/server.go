@@ -22,6 +22,7 @@ import (
 	"github.com/moviedice/moviedice/queries"
 	"github.com/moviedice/moviedice/static"
 	"github.com/moviedice/moviedice/views"
+	"github.com/moviedice/moviedice/web/identity"
 )
 
 // Config is what the server needs from its caller.
@@ -31,6 +32,8 @@ type Config struct {
 	BaseURL *url.URL
 	Pool    *pgxpool.Pool
 	Log     *slog.Logger
+	// Identity knows who each request is from.
+	Identity *identity.Service
 	// Registry receives the server's metrics and is what /metrics serves.
 	Registry *prometheus.Registry
 }
@@ -40,12 +43,15 @@ type Server struct {
 	baseURL    *url.URL
 	pool       *pgxpool.Pool
 	q          *queries.Queries
+	id         *identity.Service
 	log        *slog.Logger
 	assets     *assets
 	registry   *prometheus.Registry
 	metrics    *httpMetrics
 	migrations *goose.Provider
 	handler    http.Handler
+	// patterns are the route table's patterns, in order.
+	patterns []string
 }
 
 // New builds a server and its route table.
@@ -62,6 +68,7 @@ func New(cfg Config) (*Server, error) {
 		baseURL:    cfg.BaseURL,
 		pool:       cfg.Pool,
 		q:          queries.New(cfg.Pool),
+		id:         cfg.Identity,
 		log:        cfg.Log,
 		assets:     a,
 		registry:   cfg.Registry,
@@ -80,8 +87,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // page returns the layout data every page shares.
-func (s *Server) page(title string) views.Page {
-	return views.Page{Title: title, CSSURL: s.assets.url("css/app.css"), IconURL: s.assets.url("icons/die.svg")}
+func (s *Server) page(r *http.Request, title string) views.Page {
+	p := views.Page{Title: title, CSSURL: s.assets.url("css/app.css"), IconURL: s.assets.url("icons/die.svg"), JSURL: s.assets.url("js/app.js")}
+	if sess := identity.FromContext(r.Context()); sess != nil {
+		p.Viewer = sess.DisplayName
+	}
+	return p
 }
 
 // render writes a templ component as an HTML page with the given status.

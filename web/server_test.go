@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/moviedice/moviedice/static"
+	"github.com/moviedice/moviedice/web/identity"
 	"github.com/moviedice/moviedice/web/pgdev/pgtest"
 )
 
@@ -35,10 +36,28 @@ type testApp struct {
 
 func mustApp(t *testing.T) *testApp {
 	t.Helper()
+	return mustAppWith(t, identity.Config{})
+}
+
+// mustAppWith is mustApp with identity settings (keys and pool are filled in).
+func mustAppWith(t *testing.T, idc identity.Config) *testApp {
+	t.Helper()
 	db := pgtest.New(t)
 	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
 	base, _ := url.Parse("http://127.0.0.1")
-	srv, err := New(Config{BaseURL: base, Pool: db.Pool(t), Log: slog.New(slog.NewTextHandler(logs, nil)), Registry: NewRegistry()})
+	pool := db.Pool(t)
+	reg := NewRegistry()
+	idc.Pool, idc.Log, idc.Registerer = pool, log, reg
+	if idc.CookieKeys == nil {
+		idc.CookieKeys = [][]byte{bytes.Repeat([]byte{1}, 32)}
+	}
+	idc.Pepper = bytes.Repeat([]byte{2}, 32)
+	id, err := identity.New(idc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{BaseURL: base, Pool: pool, Log: log, Registry: reg, Identity: id})
 	if err != nil {
 		t.Fatal(err)
 	}

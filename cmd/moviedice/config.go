@@ -12,19 +12,22 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
 // config is the configuration contract of DESIGN.md: each setting has an
 // environment variable and a flag mirroring it; a flag wins.
 type config struct {
-	Addr           string
-	Data           string
-	DatabaseURL    string
-	BaseURL        string
-	CookieKeys     string
-	RecoveryPepper string
-	LogLevel       string
+	Addr            string
+	MintsPerMinute  string
+	ClaimsPerMinute string
+	Data            string
+	DatabaseURL     string
+	BaseURL         string
+	CookieKeys      string
+	RecoveryPepper  string
+	LogLevel        string
 }
 
 type setting struct {
@@ -40,6 +43,8 @@ var settings = []setting{
 	{"cookie-keys", "MOVIEDICE_COOKIE_KEYS", "", "comma-separated base64 keys of 32+ bytes, newest first; older ones are still read (generated in dev)", func(c *config) *string { return &c.CookieKeys }},
 	{"recovery-pepper", "MOVIEDICE_RECOVERY_PEPPER", "", "base64 HMAC key of 32+ bytes for recovery-code selectors (generated in dev)", func(c *config) *string { return &c.RecoveryPepper }},
 	{"log-level", "MOVIEDICE_LOG_LEVEL", "info", "debug, info, warn or error", func(c *config) *string { return &c.LogLevel }},
+	{"mints-per-minute", "MOVIEDICE_MINTS_PER_MINUTE", "20", "new identities one client address may create per minute", func(c *config) *string { return &c.MintsPerMinute }},
+	{"claims-per-minute", "MOVIEDICE_CLAIMS_PER_MINUTE", "10", "recovery-code attempts one client address may make per minute", func(c *config) *string { return &c.ClaimsPerMinute }},
 }
 
 const usageHeader = `MovieDice: a shared film list and a die to pick tonight's film.
@@ -47,6 +52,8 @@ const usageHeader = `MovieDice: a shared film list and a die to pick tonight's f
 Usage:
   moviedice [serve] [flags]   serve the web app (the default)
   moviedice migrate [flags]   apply database migrations, then exit
+  moviedice reap [-older-than 720h] [-dry-run] [flags]
+                              delete idle guests with no code and no data, then exit
   moviedice version           print the version
 
 Without DATABASE_URL, serve starts a private PostgreSQL under MOVIEDICE_DATA
@@ -57,10 +64,14 @@ MOVIEDICE_RECOVERY_PEPPER must be set.
 Flags, each mirroring an environment variable (the flag wins):
 `
 
-// parseConfig reads the environment, then the flags in args.
-func parseConfig(name string, args []string, getenv func(string) string, out io.Writer) (*config, error) {
+// parseConfig reads the environment, then the flags in args; extra, when
+// not nil, adds a command's own flags.
+func parseConfig(name string, args []string, getenv func(string) string, out io.Writer, extra func(*flag.FlagSet)) (*config, error) {
 	cfg := &config{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	if extra != nil {
+		extra(fs)
+	}
 	fs.SetOutput(out)
 	for _, s := range settings {
 		def := s.def
@@ -96,6 +107,15 @@ func (c *config) logLevel() (slog.Level, error) {
 		return 0, fmt.Errorf("MOVIEDICE_LOG_LEVEL: want debug, info, warn or error, got %q", c.LogLevel)
 	}
 	return l, nil
+}
+
+// perMinuteSetting parses a rate-limit setting.
+func perMinuteSetting(name, v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 100000 {
+		return 0, fmt.Errorf("%s: want a whole number from 1 to 100000, got %q", name, v)
+	}
+	return n, nil
 }
 
 func (c *config) baseURL() (*url.URL, error) {

@@ -38,8 +38,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
+	var reap reapFlags
+	var extra func(*flag.FlagSet)
 	switch cmd {
 	case "serve", "migrate":
+	case "reap":
+		extra = reap.register
 	case "version":
 		fmt.Fprintln(stdout, "moviedice", versionString())
 		return nil
@@ -50,7 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		printUsage(stderr)
 		return fmt.Errorf("unknown command %q", cmd)
 	}
-	cfg, err := parseConfig("moviedice "+cmd, args, getenv, stderr)
+	cfg, err := parseConfig("moviedice "+cmd, args, getenv, stderr, extra)
 	if err != nil {
 		return err
 	}
@@ -59,8 +63,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if cmd == "migrate" {
+	switch cmd {
+	case "migrate":
 		return migrateOnly(ctx, cfg, log)
+	case "reap":
+		return reapOnce(ctx, cfg, log, reap, stdout)
 	}
 	return serve(ctx, cfg, log, listening)
 }

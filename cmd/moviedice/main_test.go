@@ -380,7 +380,7 @@ func TestCommandLine(t *testing.T) {
 				t.Errorf("usage lacks -%s / %s", s.flag, s.env)
 			}
 		}
-		for _, sub := range []string{"[serve]", "migrate", "version"} {
+		for _, sub := range []string{"[serve]", "migrate", "reap", "version"} {
 			if !strings.Contains(out.String(), "moviedice "+sub) {
 				t.Errorf("usage lacks the %s command", sub)
 			}
@@ -406,6 +406,28 @@ func TestCommandLine(t *testing.T) {
 		}
 		if n := db.MustCount(t, "SELECT count(*) FROM pg_tables WHERE tablename = 'users'"); n != 1 {
 			t.Errorf("users table missing after migrate")
+		}
+	})
+	t.Run("reap deletes idle guests; a dry run only counts", func(t *testing.T) {
+		db := pgtest.New(t)
+		db.MustExec(t, `INSERT INTO users (display_name, last_seen_at) VALUES ('Idle Otter', now() - interval '40 days'), ('Busy Otter', now())`)
+		env := envFunc(map[string]string{"DATABASE_URL": db.URL, "MOVIEDICE_COOKIE_KEYS": testKey, "MOVIEDICE_RECOVERY_PEPPER": testKey})
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"reap", "-dry-run"}, env, &out, io.Discard, nil); err != nil || out.String() != "would delete 1 idle guests (dry run: nothing deleted)\n" {
+			t.Fatalf("dry run: %q %v", out.String(), err)
+		}
+		if n := db.MustCount(t, "SELECT count(*) FROM users"); n != 2 {
+			t.Fatalf("dry run deleted users")
+		}
+		out.Reset()
+		if err := run(context.Background(), []string{"reap", "-older-than", "720h"}, env, &out, io.Discard, nil); err != nil || out.String() != "deleted 1 idle guests\n" {
+			t.Fatalf("reap: %q %v", out.String(), err)
+		}
+		if n := db.MustCount(t, "SELECT count(*) FROM users WHERE display_name = 'Busy Otter'"); n != 1 {
+			t.Errorf("the active user was reaped")
+		}
+		if err := run(context.Background(), []string{"reap", "-older-than", "10m"}, env, io.Discard, io.Discard, nil); err == nil {
+			t.Errorf("a 10-minute threshold was accepted")
 		}
 	})
 }

@@ -16,14 +16,23 @@ import (
 	"github.com/moviedice/moviedice/migrations"
 	"github.com/moviedice/moviedice/queries"
 	"github.com/moviedice/moviedice/web"
+	"github.com/moviedice/moviedice/web/identity"
 	"github.com/moviedice/moviedice/web/pgdev"
 )
 
 // errDBExited ends serving when the embedded PostgreSQL dies under us.
 var errDBExited = errors.New("embedded PostgreSQL exited unexpectedly; see postgres.log under MOVIEDICE_DATA")
 
-// drainTimeout bounds how long shutdown waits for in-flight requests.
-const drainTimeout = 15 * time.Second
+const (
+	// drainTimeout bounds how long shutdown waits for in-flight requests.
+	drainTimeout = 15 * time.Second
+	// mergeRetryEvery is how often failed guest merges are looked at again.
+	mergeRetryEvery = 30 * time.Second
+	// reapEvery is how often the reaper runs in serve.
+	reapEvery = time.Hour
+	// defaultReapAge is how long a guest with nothing must be idle to go.
+	defaultReapAge = 30 * 24 * time.Hour
+)
 
 // serve runs the web app until ctx is done: database, migrations, HTTP.
 func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(string)) error {
@@ -31,7 +40,16 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 	if err != nil {
 		return err
 	}
-	if _, err := cfg.loadSecrets(); err != nil {
+	keys, err := cfg.loadSecrets()
+	if err != nil {
+		return err
+	}
+	mints, err := perMinuteSetting("MOVIEDICE_MINTS_PER_MINUTE", cfg.MintsPerMinute)
+	if err != nil {
+		return err
+	}
+	claims, err := perMinuteSetting("MOVIEDICE_CLAIMS_PER_MINUTE", cfg.ClaimsPerMinute)
+	if err != nil {
 		return err
 	}
 	db, err := migratedDatabase(ctx, cfg, log)
@@ -54,10 +72,26 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 		return err
 	}
 	defer pool.Close()
-	srv, err := web.New(web.Config{BaseURL: base, Pool: pool, Log: log, Registry: web.NewRegistry()})
+	registry := web.NewRegistry()
+	id, err := identity.New(identity.Config{
+		Pool: pool, Log: log, CookieKeys: keys.CookieKeys, Pepper: keys.RecoveryPepper,
+		SecureCookies: base.Scheme == "https", MintsPerMinute: mints, ClaimsPerMinute: claims, Registerer: registry,
+	})
 	if err != nil {
 		return err
 	}
+	srv, err := web.New(web.Config{BaseURL: base, Pool: pool, Log: log, Registry: registry, Identity: id})
+	if err != nil {
+		return err
+	}
+	go identity.RunEvery(ctx, log, "merge retry", mergeRetryEvery, func(ctx context.Context) error {
+		_, err := id.RetryMerges(ctx)
+		return err
+	})
+	go identity.RunEvery(ctx, log, "reaper", reapEvery, func(ctx context.Context) error {
+		_, err := id.Reap(ctx, defaultReapAge, false)
+		return err
+	})
 	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -1,0 +1,83 @@
+package queries
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// The app's error vocabulary. Packages return *Error with one of these codes;
+// web maps each code to an HTTP status in one place.
+const (
+	ENOTFOUND     = "not_found"    // no such thing, or not yours: always a 404
+	EINVALID      = "invalid"      // bad input; Message says what to fix
+	ECONFLICT     = "conflict"     // clashes with what exists
+	EUNAUTHORIZED = "unauthorized" // needs a session the request does not have
+	ETOOMANY      = "rate_limited" // slow down
+	EINTERNAL     = "internal"     // our fault; details only in the log
+)
+
+// Error is an error a user may see: Message is safe to show, Field names
+// the form field it is about, if any.
+type Error struct {
+	Code    string
+	Message string
+	Field   string
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", e.Code, e.Field, e.Message)
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Errorf returns an *Error with a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldError returns an EINVALID error about one form field.
+func FieldError(field, message string) *Error {
+	return &Error{Code: EINVALID, Field: field, Message: message}
+}
+
+// ErrorCode returns err's code, EINTERNAL for errors outside the vocabulary.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the message a user may see for err.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Something went wrong on our side. Nothing you made is lost; please try again."
+}
+
+// Translate turns driver errors into the vocabulary: no rows is ENOTFOUND,
+// a unique violation ECONFLICT. Anything else passes through unchanged.
+func Translate(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &Error{Code: ENOTFOUND, Message: "Not found."}
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "23505" {
+		return &Error{Code: ECONFLICT, Message: "That already exists."}
+	}
+	return err
+}
+
+// IsForeignKeyViolation reports whether err is PostgreSQL's 23503: a row
+// referred to a row that is gone (or going).
+func IsForeignKeyViolation(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "23503"
+}

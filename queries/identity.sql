@@ -1,0 +1,76 @@
+-- name: CreateUser :one
+INSERT INTO users (display_name) VALUES ($1)
+RETURNING id, display_name, created_at;
+
+-- name: CreateDevice :one
+INSERT INTO devices (user_id, user_agent) VALUES ($1, $2)
+RETURNING id;
+
+-- name: GetSessionForDevice :one
+-- One indexed lookup per request: the device, its user, and whether the
+-- user is secured by a recovery code.
+SELECT d.id AS device_id, d.user_id, d.last_seen_at AS device_seen_at,
+       u.display_name, u.created_at AS user_created_at, rc.created_at AS secured_at
+FROM devices d
+JOIN users u ON u.id = d.user_id
+LEFT JOIN recovery_codes rc ON rc.user_id = d.user_id
+WHERE d.id = $1;
+
+-- name: TouchDevice :exec
+-- Records activity on the device and its user (the reaper reads users.last_seen_at).
+WITH d AS (
+    UPDATE devices SET last_seen_at = now() WHERE devices.id = $1 RETURNING user_id
+)
+UPDATE users SET last_seen_at = now() WHERE users.id = (SELECT user_id FROM d);
+
+-- name: LockUserOfDevice :one
+-- Starts every contribution: key-share locks the device's user, in the same
+-- order a merge locks (users first), so a contribution either finishes
+-- before a merge of its user or waits and then sees the device moved.
+SELECT u.id
+FROM devices d
+JOIN users u ON u.id = d.user_id
+WHERE d.id = $1
+FOR KEY SHARE OF u;
+
+-- name: RenameUser :execrows
+UPDATE users SET display_name = @display_name WHERE id = @id;
+
+-- name: DeleteUser :execrows
+DELETE FROM users WHERE id = $1;
+
+-- name: ListDevicesForUser :many
+SELECT id, created_at, last_seen_at, user_agent
+FROM devices
+WHERE user_id = $1
+ORDER BY last_seen_at DESC, created_at DESC;
+
+-- name: DeleteDeviceForUser :execrows
+DELETE FROM devices WHERE id = @id AND user_id = @user_id;
+
+-- name: DeleteOtherDevicesForUser :execrows
+DELETE FROM devices WHERE user_id = @user_id AND id <> @keep_id;
+
+-- name: UpsertRecoveryCode :exec
+-- A user has at most one code: a new one replaces the old at once.
+INSERT INTO recovery_codes (user_id, selector, verifier)
+VALUES ($1, $2, $3)
+ON CONFLICT (user_id) DO UPDATE
+SET selector = EXCLUDED.selector, verifier = EXCLUDED.verifier, created_at = now(), last_used_at = NULL;
+
+-- name: GetRecoveryCodeBySelector :one
+SELECT user_id, verifier FROM recovery_codes WHERE selector = $1;
+
+-- name: MarkRecoveryCodeUsed :exec
+UPDATE recovery_codes SET last_used_at = now() WHERE user_id = $1;
+
+-- name: CountUserData :one
+-- What a guest would bring along in a merge (memberships exclude lists it owns).
+SELECT
+    (SELECT count(*) FROM lists l WHERE l.owner_id = @user_id) AS lists,
+    (SELECT count(*) FROM list_members m
+      WHERE m.user_id = @user_id
+        AND NOT EXISTS (SELECT 1 FROM lists o WHERE o.id = m.list_id AND o.owner_id = @user_id)) AS memberships,
+    (SELECT count(*) FROM movies f WHERE f.added_by = @user_id) AS movies,
+    (SELECT count(*) FROM rolls r WHERE r.rolled_by = @user_id) AS rolls,
+    EXISTS (SELECT 1 FROM recovery_codes c WHERE c.user_id = @user_id) AS secured;

@@ -1,0 +1,60 @@
+-- Merging guest A (from) into account B (into). Every statement names both
+-- users; the transaction around them lives in web/identity.
+
+-- name: LockMergeUsers :many
+-- Fixed lock order (by id) so two merges, or a merge and a contribution,
+-- cannot deadlock.
+SELECT id FROM users WHERE id IN (@from_user::uuid, @into_user::uuid) ORDER BY id FOR UPDATE;
+
+-- name: DropDuplicateMemberships :execrows
+DELETE FROM list_members a
+WHERE a.user_id = @from_user
+  AND EXISTS (SELECT 1 FROM list_members b WHERE b.list_id = a.list_id AND b.user_id = @into_user);
+
+-- name: MoveMemberships :execrows
+UPDATE list_members SET user_id = @into_user WHERE user_id = @from_user;
+
+-- name: MoveLists :execrows
+UPDATE lists SET owner_id = @into_user WHERE owner_id = @from_user;
+
+-- name: MoveMovies :execrows
+UPDATE movies SET added_by = @into_user WHERE added_by = @from_user;
+
+-- name: MoveRolls :execrows
+UPDATE rolls SET rolled_by = @into_user WHERE rolled_by = @from_user;
+
+-- name: MoveDevices :execrows
+UPDATE devices SET user_id = @into_user WHERE user_id = @from_user;
+
+-- name: CreateMerge :one
+INSERT INTO merges (from_user, into_user, status) VALUES ($1, $2, 'pending')
+RETURNING id;
+
+-- name: LockPendingMerge :one
+SELECT id, from_user, into_user FROM merges
+WHERE id = $1 AND status = 'pending'
+FOR UPDATE SKIP LOCKED;
+
+-- name: FinishMerge :exec
+UPDATE merges
+SET status = 'done', moved = @moved, error = '', attempts = attempts + 1, updated_at = now()
+WHERE id = @id;
+
+-- name: FailMerge :exec
+UPDATE merges
+SET status = CASE WHEN attempts + 1 >= @max_attempts::int THEN 'failed' ELSE 'pending' END,
+    error = @error, attempts = attempts + 1, updated_at = now(),
+    -- back off: 30 s, 1, 2, 4 … minutes, at most an hour
+    next_attempt_at = now() + make_interval(secs => least(30 * power(2, attempts), 3600))
+WHERE id = @id AND status = 'pending';
+
+-- name: ListDueMerges :many
+SELECT id FROM merges
+WHERE status = 'pending' AND next_attempt_at <= now()
+ORDER BY next_attempt_at
+LIMIT $1;
+
+-- name: ListOpenMergesForUser :many
+SELECT id, status, error, attempts, created_at FROM merges
+WHERE into_user = $1 AND status <> 'done'
+ORDER BY created_at;

@@ -1,0 +1,314 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/securecookie"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/moviedice/moviedice/queries"
+)
+
+// claimTokenTTL is how long a merge preview can be confirmed.
+const claimTokenTTL = 15 * time.Minute
+
+var (
+	errMalformed = queries.FieldError("code", CodeFormatHint)
+	errWrongCode = queries.FieldError("code", "That code does not match any account. Check it and try again.")
+	errTooMany   = &queries.Error{Code: queries.ETOOMANY,
+		Message: "Too many attempts to paste a code just now. Please wait a minute and try again."}
+	errStaleToken = &queries.Error{Code: queries.EINVALID,
+		Message: "This confirmation has expired or belongs to another browser. Paste your recovery code again."}
+)
+
+// NewRecoveryCode creates or replaces userID's recovery code and returns it,
+// grouped for display. This is the only time the code exists in clear.
+func (s *Service) NewRecoveryCode(ctx context.Context, userID uuid.UUID) (string, error) {
+	for range 3 {
+		code := NewCode()
+		var verifier string
+		if err := s.withArgon(ctx, func() { verifier = s.argon.hash(code) }); err != nil {
+			return "", err
+		}
+		err := s.q.UpsertRecoveryCode(ctx, queries.UpsertRecoveryCodeParams{
+			UserID: userID, Selector: selector(s.pepper, code), Verifier: verifier,
+		})
+		if queries.ErrorCode(queries.Translate(err)) == queries.ECONFLICT {
+			continue // another user's code shares the selector: draw again
+		}
+		if queries.IsForeignKeyViolation(err) {
+			return "", queries.Errorf(queries.ENOTFOUND, "Not found.")
+		}
+		if err != nil {
+			return "", fmt.Errorf("recovery code: store: %w", err)
+		}
+		return GroupCode(code), nil
+	}
+	return "", errors.New("recovery code: selector collisions")
+}
+
+// withArgon runs fn holding one of the argon2id slots.
+func (s *Service) withArgon(ctx context.Context, fn func()) error {
+	select {
+	case s.argonSlots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.argonSlots }()
+	fn()
+	return nil
+}
+
+// verifyCode returns the user a normalized code belongs to: one indexed
+// lookup and one argon2id verification, also when the lookup misses.
+func (s *Service) verifyCode(ctx context.Context, code string) (uuid.UUID, error) {
+	verifier, userID := s.dummyVerifier, uuid.Nil
+	row, err := s.q.GetRecoveryCodeBySelector(ctx, selector(s.pepper, code))
+	switch {
+	case err == nil:
+		verifier, userID = row.Verifier, row.UserID
+	case !errors.Is(err, pgx.ErrNoRows):
+		return uuid.Nil, fmt.Errorf("claim: lookup selector: %w", err)
+	}
+	var ok bool
+	var verr error
+	if err := s.withArgon(ctx, func() { ok, verr = verifyHash(verifier, code) }); err != nil {
+		return uuid.Nil, err
+	}
+	if verr != nil {
+		return uuid.Nil, fmt.Errorf("claim: verify: %w", verr)
+	}
+	if !ok || userID == uuid.Nil {
+		return uuid.Nil, errWrongCode
+	}
+	return userID, nil
+}
+
+// ClaimOutcome is what pasting a code led to.
+type ClaimOutcome int
+
+const (
+	// SignedIn: this browser is now signed in to the code's account.
+	SignedIn ClaimOutcome = iota
+	// AlreadySignedIn: the code is this browser's own account.
+	AlreadySignedIn
+	// NeedsConfirmation: this browser's guest data would move (or the
+	// browser would switch accounts); show the preview and ask.
+	NeedsConfirmation
+)
+
+// Preview says what confirming a claim would do.
+type Preview struct {
+	Lists, Memberships, Movies, Rolls int64
+	// Switch: the current account has its own recovery code, so nothing
+	// moves; the browser switches accounts and the current one stays
+	// reachable with its code.
+	Switch bool
+}
+
+// ClaimResult is Claim's answer; Token is set with NeedsConfirmation and
+// goes back in the confirm form.
+type ClaimResult struct {
+	Outcome ClaimOutcome
+	Preview Preview
+	Token   string
+}
+
+// claimToken carries a previewed claim to its confirmation, sealed with the
+// cookie keys so it cannot be forged or moved to another browser.
+type claimToken struct {
+	From, Into, Device uuid.UUID
+	Switch             bool
+	Expires            int64
+}
+
+// Claim verifies a pasted recovery code (rate-limited per address and
+// globally) and signs the browser in to its account, or says what
+// confirming would do when the browser's current identity has data.
+func (s *Service) Claim(w http.ResponseWriter, r *http.Request, input string) (*ClaimResult, error) {
+	ctx := r.Context()
+	code, err := NormalizeCode(input)
+	if err != nil {
+		s.metrics.claims.WithLabelValues("malformed").Inc()
+		return nil, errMalformed
+	}
+	if !s.claims.allow(clientAddr(r)) || !s.claimsGlobal.allow("") {
+		s.metrics.rateLimited.WithLabelValues("claim").Inc()
+		return nil, errTooMany
+	}
+	into, err := s.verifyCode(ctx, code)
+	if err != nil {
+		if err == errWrongCode {
+			s.metrics.claims.WithLabelValues("wrong").Inc()
+		}
+		return nil, err
+	}
+	sess := FromContext(ctx)
+	switch {
+	case sess == nil:
+		err = s.signIn(w, r, into, nil)
+	case sess.UserID == into:
+		s.metrics.claims.WithLabelValues("already").Inc()
+		return &ClaimResult{Outcome: AlreadySignedIn}, nil
+	default:
+		var preview *Preview
+		if preview, err = s.signInIfEmpty(w, r, sess, into); preview != nil {
+			tok, err := securecookie.EncodeMulti("claim", claimToken{
+				From: sess.UserID, Into: into, Device: sess.DeviceID, Switch: preview.Switch,
+				Expires: time.Now().Add(claimTokenTTL).Unix(),
+			}, s.store.Codecs...)
+			if err != nil {
+				return nil, fmt.Errorf("claim: token: %w", err)
+			}
+			s.metrics.claims.WithLabelValues("preview").Inc()
+			return &ClaimResult{Outcome: NeedsConfirmation, Preview: *preview, Token: tok}, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.claims.WithLabelValues("signed_in").Inc()
+	return &ClaimResult{Outcome: SignedIn}, nil
+}
+
+// signInIfEmpty signs the browser in to into when its current user has no
+// data, deleting that user unless it has its own code. Otherwise it
+// changes nothing and returns the preview of what would move.
+func (s *Service) signInIfEmpty(w http.ResponseWriter, r *http.Request, sess *Session, into uuid.UUID) (*Preview, error) {
+	ctx := r.Context()
+	var preview *Preview
+	var deviceID uuid.UUID
+	err := queries.InTx(ctx, s.pool, func(q *queries.Queries) error {
+		if _, err := q.LockMergeUsers(ctx, queries.LockMergeUsersParams{FromUser: sess.UserID, IntoUser: into}); err != nil {
+			return fmt.Errorf("claim: lock: %w", err)
+		}
+		data, err := q.CountUserData(ctx, sess.UserID)
+		if err != nil {
+			return fmt.Errorf("claim: count: %w", err)
+		}
+		if data.Lists+data.Memberships+data.Movies+data.Rolls > 0 {
+			preview = &Preview{Lists: data.Lists, Memberships: data.Memberships, Movies: data.Movies, Rolls: data.Rolls, Switch: data.Secured}
+			return errNoChange
+		}
+		if data.Secured {
+			_, err = q.DeleteDeviceForUser(ctx, queries.DeleteDeviceForUserParams{ID: sess.DeviceID, UserID: sess.UserID})
+		} else {
+			_, err = q.DeleteUser(ctx, sess.UserID) // an empty guest: nothing to keep
+		}
+		if err != nil {
+			return fmt.Errorf("claim: retire current identity: %w", err)
+		}
+		deviceID, err = s.addDevice(ctx, q, r, into)
+		return err
+	})
+	if err == errNoChange {
+		return preview, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.setCookie(w, r, deviceID)
+}
+
+// errNoChange rolls back a transaction that decided to change nothing.
+var errNoChange = errors.New("no change")
+
+// addDevice creates a new device for userID and marks its code used.
+func (s *Service) addDevice(ctx context.Context, q *queries.Queries, r *http.Request, userID uuid.UUID) (uuid.UUID, error) {
+	deviceID, err := q.CreateDevice(ctx, queries.CreateDeviceParams{UserID: userID, UserAgent: userAgent(r)})
+	if err != nil {
+		if queries.IsForeignKeyViolation(err) {
+			return uuid.Nil, errWrongCode // the account was removed meanwhile
+		}
+		return uuid.Nil, fmt.Errorf("claim: device: %w", err)
+	}
+	if err := q.MarkRecoveryCodeUsed(ctx, userID); err != nil {
+		return uuid.Nil, fmt.Errorf("claim: mark used: %w", err)
+	}
+	return deviceID, nil
+}
+
+// signIn gives the browser a new device of userID and a fresh cookie.
+// With replacing, the browser's current device row is deleted.
+func (s *Service) signIn(w http.ResponseWriter, r *http.Request, userID uuid.UUID, replacing *Session) error {
+	ctx := r.Context()
+	var deviceID uuid.UUID
+	err := queries.InTx(ctx, s.pool, func(q *queries.Queries) error {
+		var err error
+		if deviceID, err = s.addDevice(ctx, q, r, userID); err != nil {
+			return err
+		}
+		if replacing != nil {
+			_, err = q.DeleteDeviceForUser(ctx, queries.DeleteDeviceForUserParams{ID: replacing.DeviceID, UserID: replacing.UserID})
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.setCookie(w, r, deviceID)
+}
+
+// ConfirmOutcome is what confirming a previewed claim did.
+type ConfirmOutcome int
+
+const (
+	// Merged: the guest's data now belongs to the account.
+	Merged ConfirmOutcome = iota
+	// MergePending: signed in, but the merge failed for now and is retried
+	// in the background; the guest's data is intact meanwhile.
+	MergePending
+	// Switched: signed in to the other account; nothing moved.
+	Switched
+)
+
+// ConfirmClaim carries out a claim the user saw the preview of. The
+// browser is signed in to the account first, with a new device; then the
+// guest's data is merged in one transaction. If that fails, the merge is
+// recorded and retried later, and the sign-in stands.
+func (s *Service) ConfirmClaim(w http.ResponseWriter, r *http.Request, token string) (ConfirmOutcome, error) {
+	ctx := r.Context()
+	var t claimToken
+	sess := FromContext(ctx)
+	if securecookie.DecodeMulti("claim", token, &t, s.store.Codecs...) != nil || time.Now().Unix() > t.Expires ||
+		sess == nil || sess.UserID != t.From || sess.DeviceID != t.Device {
+		return 0, errStaleToken
+	}
+	if t.Switch {
+		if err := s.signIn(w, r, t.Into, sess); err != nil {
+			return 0, err
+		}
+		s.metrics.claims.WithLabelValues("switched").Inc()
+		return Switched, nil
+	}
+	var mergeID int64
+	var deviceID uuid.UUID
+	err := queries.InTx(ctx, s.pool, func(q *queries.Queries) error {
+		var err error
+		if deviceID, err = s.addDevice(ctx, q, r, t.Into); err != nil {
+			return err
+		}
+		if _, err = q.DeleteDeviceForUser(ctx, queries.DeleteDeviceForUserParams{ID: sess.DeviceID, UserID: sess.UserID}); err != nil {
+			return fmt.Errorf("claim: retire device: %w", err)
+		}
+		mergeID, err = q.CreateMerge(ctx, queries.CreateMergeParams{FromUser: t.From, IntoUser: t.Into})
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := s.setCookie(w, r, deviceID); err != nil {
+		return 0, err
+	}
+	s.metrics.claims.WithLabelValues("merged").Inc()
+	if err := s.runMerge(context.WithoutCancel(ctx), mergeID); err != nil {
+		s.log.WarnContext(ctx, "merge failed; will retry", "merge", mergeID, "err", err)
+		return MergePending, nil
+	}
+	return Merged, nil
+}

@@ -1,0 +1,86 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/mileusna/useragent"
+
+	"github.com/moviedice/moviedice/queries"
+)
+
+// Device is one signed-in browser of a user.
+type Device struct {
+	ID         uuid.UUID
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	// Browser is a readable name from the user agent ("Firefox on Linux").
+	Browser string
+	// Current marks the device making the request.
+	Current bool
+}
+
+// Devices lists the session user's devices, most recently seen first.
+func (s *Service) Devices(ctx context.Context, sess *Session) ([]Device, error) {
+	rows, err := s.q.ListDevicesForUser(ctx, sess.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("devices: %w", err)
+	}
+	out := make([]Device, len(rows))
+	for i, r := range rows {
+		out[i] = Device{ID: r.ID, CreatedAt: r.CreatedAt, LastSeenAt: r.LastSeenAt,
+			Browser: browserName(r.UserAgent), Current: r.ID == sess.DeviceID}
+	}
+	return out, nil
+}
+
+func browserName(ua string) string {
+	p := useragent.Parse(ua)
+	name, os := p.Name, p.OS
+	switch {
+	case name == "" && os == "":
+		return "Unknown browser"
+	case os == "":
+		return name
+	case name == "":
+		return "A browser on " + os
+	}
+	return name + " on " + os
+}
+
+// SignOutDevice deletes one of the session user's devices; another user's
+// device (or none) is ENOTFOUND.
+func (s *Service) SignOutDevice(ctx context.Context, sess *Session, deviceID uuid.UUID) error {
+	n, err := s.q.DeleteDeviceForUser(ctx, queries.DeleteDeviceForUserParams{ID: deviceID, UserID: sess.UserID})
+	if err != nil {
+		return fmt.Errorf("sign out device: %w", err)
+	}
+	if n == 0 {
+		return queries.Errorf(queries.ENOTFOUND, "Not found.")
+	}
+	return nil
+}
+
+// SignOutOthers deletes every device of the session user but this one.
+func (s *Service) SignOutOthers(ctx context.Context, sess *Session) (int64, error) {
+	n, err := s.q.DeleteOtherDevicesForUser(ctx, queries.DeleteOtherDevicesForUserParams{UserID: sess.UserID, KeepID: sess.DeviceID})
+	if err != nil {
+		return 0, fmt.Errorf("sign out others: %w", err)
+	}
+	return n, nil
+}
+
+// SignOut deletes this browser's device and clears its cookie. The user
+// and its data stay (reachable with a recovery code, if it has one).
+func (s *Service) SignOut(w http.ResponseWriter, r *http.Request) error {
+	if sess := FromContext(r.Context()); sess != nil {
+		if err := s.SignOutDevice(r.Context(), sess, sess.DeviceID); err != nil && queries.ErrorCode(err) != queries.ENOTFOUND {
+			return err
+		}
+	}
+	s.clearCookie(w)
+	return nil
+}

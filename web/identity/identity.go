@@ -1,0 +1,217 @@
+// Package identity is who you are in MovieDice: users minted silently at a
+// browser's first contribution, device sessions in an encrypted cookie,
+// recovery codes as the only credential, claiming an account on another
+// device (merging a guest into it), signing devices out, and the reaper
+// that removes abandoned guests. It never imports web.
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/sessions"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/moviedice/moviedice/queries"
+)
+
+// Config is what the identity service needs.
+type Config struct {
+	Pool *pgxpool.Pool
+	Log  *slog.Logger
+	// CookieKeys, newest first, each 32+ bytes.
+	CookieKeys [][]byte
+	// Pepper keys the HMAC of recovery-code selectors.
+	Pepper []byte
+	// SecureCookies sets the cookie's Secure flag (https base URL).
+	SecureCookies bool
+	// MintsPerMinute and ClaimsPerMinute limit each client address;
+	// ClaimsPerSecond limits claims from everyone together.
+	MintsPerMinute  int
+	ClaimsPerMinute int
+	ClaimsPerSecond int
+	// Registerer receives the service's metrics.
+	Registerer prometheus.Registerer
+}
+
+// Service is the identity side of the app.
+type Service struct {
+	pool   *pgxpool.Pool
+	q      *queries.Queries
+	log    *slog.Logger
+	store  *sessions.CookieStore
+	pepper []byte
+	argon  argonParams
+	// argonSlots bounds concurrent argon2id runs to the cores: each takes
+	// 19 MiB and a core for tens of milliseconds.
+	argonSlots chan struct{}
+	// dummyVerifier is verified against when a selector matches nothing,
+	// so a miss costs what a hit does.
+	dummyVerifier string
+	mints         *keyedLimiter
+	claims        *keyedLimiter
+	claimsGlobal  *keyedLimiter
+	metrics       *metrics
+	// mergeStepHook, when set (by tests), runs before each merge step and
+	// can fail the merge there.
+	mergeStepHook func(step string) error
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if len(cfg.CookieKeys) == 0 || len(cfg.Pepper) < 32 {
+		return nil, errors.New("identity: cookie keys and a 32-byte pepper are required")
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		pool:         cfg.Pool,
+		q:            queries.New(cfg.Pool),
+		log:          cfg.Log,
+		store:        newCookieStore(cfg.CookieKeys, cfg.SecureCookies),
+		pepper:       cfg.Pepper,
+		argon:        defaultArgon,
+		argonSlots:   make(chan struct{}, runtime.GOMAXPROCS(0)),
+		mints:        newKeyedLimiter(perMinute(cfg.MintsPerMinute, 20)),
+		claims:       newKeyedLimiter(perMinute(cfg.ClaimsPerMinute, 10)),
+		claimsGlobal: newKeyedLimiter(perSecond(cfg.ClaimsPerSecond, 50)),
+		metrics:      m,
+	}
+	s.dummyVerifier = s.argon.hash(NewCode())
+	return s, nil
+}
+
+// clientAddr is the address rate limits are kept by: the peer's IP.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// errTooManyMints is returned when an address creates identities too fast.
+var errTooManyMints = &queries.Error{Code: queries.ETOOMANY,
+	Message: "Too many new visitors from your network just now. Please wait a minute and try again."}
+
+// ContributeFunc does a contribution's writes as userID, inside the
+// contribution's transaction.
+type ContributeFunc func(ctx context.Context, q *queries.Queries, userID uuid.UUID) error
+
+// Contribute runs fn in one transaction as the request's user. A visitor
+// gets a user and a device minted in that same transaction (rate-limited
+// per address), and the session cookie once it commits; if fn fails,
+// nothing is minted. It returns the user fn ran as.
+//
+// A contribution racing a merge of its user either commits first (and its
+// rows move with the merge) or waits, finds its device moved to the merged
+// account, and runs again as that account.
+func (s *Service) Contribute(w http.ResponseWriter, r *http.Request, fn ContributeFunc) (uuid.UUID, error) {
+	ctx := r.Context()
+	sess := FromContext(ctx)
+	if sess == nil {
+		return s.mint(w, r, fn)
+	}
+	var err error
+	for range 3 {
+		var userID uuid.UUID
+		err = queries.InTx(ctx, s.pool, func(q *queries.Queries) error {
+			var err error
+			if userID, err = q.LockUserOfDevice(ctx, sess.DeviceID); err != nil {
+				return queries.Translate(err)
+			}
+			return fn(ctx, q, userID)
+		})
+		lockFailed := userID == uuid.Nil && queries.ErrorCode(err) == queries.ENOTFOUND
+		if err == nil || !(lockFailed || queries.IsForeignKeyViolation(err)) {
+			return userID, err
+		}
+		// The user was merged away mid-flight (run again as the account the
+		// device now belongs to), or the device was signed out.
+	}
+	if queries.ErrorCode(err) == queries.ENOTFOUND {
+		return s.mint(w, r, fn) // signed out meanwhile: this browser is a visitor now
+	}
+	return uuid.Nil, fmt.Errorf("contribute: %w", err)
+}
+
+func (s *Service) mint(w http.ResponseWriter, r *http.Request, fn ContributeFunc) (uuid.UUID, error) {
+	ctx := r.Context()
+	if !s.mints.allow(clientAddr(r)) {
+		s.metrics.rateLimited.WithLabelValues("mint").Inc()
+		return uuid.Nil, errTooManyMints
+	}
+	var userID, deviceID uuid.UUID
+	err := queries.InTx(ctx, s.pool, func(q *queries.Queries) error {
+		u, err := q.CreateUser(ctx, NewDisplayName())
+		if err != nil {
+			return fmt.Errorf("mint: user: %w", err)
+		}
+		userID = u.ID
+		if deviceID, err = q.CreateDevice(ctx, queries.CreateDeviceParams{UserID: u.ID, UserAgent: userAgent(r)}); err != nil {
+			return fmt.Errorf("mint: device: %w", err)
+		}
+		return fn(ctx, q, u.ID)
+	})
+	if err != nil {
+		return uuid.Nil, err
+	}
+	s.metrics.minted.Inc()
+	if err := s.setCookie(w, r, deviceID); err != nil {
+		return uuid.Nil, fmt.Errorf("mint: cookie: %w", err)
+	}
+	return userID, nil
+}
+
+// userAgent is the request's User-Agent as valid text without control
+// characters, cut to what the devices table keeps.
+func userAgent(r *http.Request) string {
+	ua := []rune(strings.ToValidUTF8(r.UserAgent(), ""))
+	ua = slices.DeleteFunc(ua, unicode.IsControl)
+	return string(ua[:min(len(ua), 512)])
+}
+
+// Rename changes the user's display name after cleaning it.
+func (s *Service) Rename(ctx context.Context, userID uuid.UUID, input string) error {
+	name, err := CleanDisplayName(input)
+	if err != nil {
+		return err
+	}
+	n, err := s.q.RenameUser(ctx, queries.RenameUserParams{ID: userID, DisplayName: name})
+	if err != nil {
+		return fmt.Errorf("rename: %w", err)
+	}
+	if n == 0 {
+		return queries.Errorf(queries.ENOTFOUND, "Not found.")
+	}
+	return nil
+}
+
+// RunEvery calls fn every interval until ctx is done, logging failures.
+func RunEvery(ctx context.Context, log *slog.Logger, name string, interval time.Duration, fn func(context.Context) error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				log.Error(name, "err", err)
+			}
+		}
+	}
+}

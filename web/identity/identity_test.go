@@ -1,0 +1,533 @@
+package identity
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/moviedice/moviedice/queries"
+	"github.com/moviedice/moviedice/web/pgdev/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+var (
+	testKey    = bytes.Repeat([]byte{1}, 32)
+	testPepper = bytes.Repeat([]byte{2}, 32)
+)
+
+type fixture struct {
+	svc *Service
+	db  *pgtest.DB
+}
+
+func mustFixture(t *testing.T) *fixture {
+	t.Helper()
+	db := pgtest.New(t)
+	return &fixture{svc: mustService(t, db, [][]byte{testKey}), db: db}
+}
+
+func mustService(t *testing.T, db *pgtest.DB, keys [][]byte) *Service {
+	t.Helper()
+	svc, err := New(Config{Pool: db.Pool(t), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		CookieKeys: keys, Pepper: testPepper, MintsPerMinute: 100000, ClaimsPerMinute: 100000, ClaimsPerSecond: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// request returns a POST from 127.0.0.1 carrying sess (nil: a visitor).
+func request(sess *Session) *http.Request {
+	r := httptest.NewRequest("POST", "/", nil)
+	if sess != nil {
+		r = r.WithContext(withSession(r.Context(), sess))
+	}
+	return r
+}
+
+// addList is a contribution: a list owned by the user, who is its member.
+func addList(name string) ContributeFunc {
+	return func(ctx context.Context, q *queries.Queries, userID uuid.UUID) error {
+		id, err := q.CreateList(ctx, queries.CreateListParams{OwnerID: userID, Name: name, InviteToken: uuid.NewString()})
+		if err != nil {
+			return err
+		}
+		return q.AddListMember(ctx, queries.AddListMemberParams{ListID: id, UserID: userID})
+	}
+}
+
+// mustGuest mints a user by contributing a list, and returns its session.
+func (f *fixture) mustGuest(t *testing.T, lists ...string) *Session {
+	t.Helper()
+	w := httptest.NewRecorder()
+	userID, err := f.svc.Contribute(w, request(nil), addList("first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := f.sessionFromCookie(t, w)
+	if sess.UserID != userID {
+		t.Fatalf("cookie names user %s, contribution ran as %s", sess.UserID, userID)
+	}
+	for _, name := range lists {
+		if _, err := f.svc.Contribute(httptest.NewRecorder(), request(sess), addList(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sess
+}
+
+// sessionFromCookie loads the session a response's cookie names.
+func (f *fixture) sessionFromCookie(t *testing.T, w *httptest.ResponseRecorder) *Session {
+	t.Helper()
+	r := httptest.NewRequest("GET", "/", nil)
+	for _, c := range w.Result().Cookies() {
+		r.AddCookie(c)
+	}
+	var sess *Session
+	f.svc.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { sess = FromContext(r.Context()) })).
+		ServeHTTP(httptest.NewRecorder(), r)
+	if sess == nil {
+		t.Fatal("response carries no usable session cookie")
+	}
+	return sess
+}
+
+// mustAccount makes a user with a list and a recovery code.
+func (f *fixture) mustAccount(t *testing.T) (*Session, string) {
+	t.Helper()
+	sess := f.mustGuest(t)
+	code, err := f.svc.NewRecoveryCode(context.Background(), sess.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess, code
+}
+
+// mustPreview claims code as sess and expects a merge preview.
+func (f *fixture) mustPreview(t *testing.T, sess *Session, code string) *ClaimResult {
+	t.Helper()
+	res, err := f.svc.Claim(httptest.NewRecorder(), request(sess), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != NeedsConfirmation {
+		t.Fatalf("outcome %v, want a preview", res.Outcome)
+	}
+	return res
+}
+
+func (f *fixture) count(t *testing.T, sql string, args ...any) int64 {
+	t.Helper()
+	return f.db.MustCount(t, sql, args...)
+}
+
+// ownedBy counts the rows user made or joined, across every table.
+func (f *fixture) ownedBy(t *testing.T, user uuid.UUID) int64 {
+	t.Helper()
+	return f.count(t, `SELECT (SELECT count(*) FROM lists WHERE owner_id = $1) + (SELECT count(*) FROM list_members WHERE user_id = $1)
+		+ (SELECT count(*) FROM movies WHERE added_by = $1) + (SELECT count(*) FROM rolls WHERE rolled_by = $1)`, user)
+}
+
+func TestMergeFaultInjection(t *testing.T) {
+	f := mustFixture(t)
+	ctx := context.Background()
+	b, code := f.mustAccount(t)
+	a := f.mustGuest(t, "second")
+	f.db.MustExec(t, `INSERT INTO movies (list_id, added_by, title) SELECT id, owner_id, 'Alien' FROM lists WHERE owner_id = $1`, a.UserID)
+	f.db.MustExec(t, `INSERT INTO rolls (list_id, movie_id, rolled_by) SELECT list_id, id, added_by FROM movies WHERE added_by = $1`, a.UserID)
+	before := f.ownedBy(t, a.UserID)
+
+	res := f.mustPreview(t, a, code)
+	f.svc.mergeStepHook = func(step string) error {
+		if step == "rolls" {
+			return errors.New("injected failure")
+		}
+		return nil
+	}
+	w := httptest.NewRecorder()
+	outcome, err := f.svc.ConfirmClaim(w, request(a), res.Token)
+	if err != nil || outcome != MergePending {
+		t.Fatalf("confirm: %v %v, want a pending merge", outcome, err)
+	}
+
+	t.Run("the sign-in stands while the merge waits", func(t *testing.T) {
+		if got := f.sessionFromCookie(t, w); got.UserID != b.UserID {
+			t.Errorf("signed in as %s, want %s", got.UserID, b.UserID)
+		}
+	})
+	t.Run("the guest's rows are untouched and the failure recorded", func(t *testing.T) {
+		if after := f.ownedBy(t, a.UserID); after != before {
+			t.Errorf("guest owns %d rows, had %d", after, before)
+		}
+		var status, errText string
+		var attempts int
+		if err := f.db.Super(t).QueryRow(ctx, "SELECT status, error, attempts FROM merges WHERE from_user = $1", a.UserID).Scan(&status, &errText, &attempts); err != nil {
+			t.Fatal(err)
+		}
+		if status != "pending" || attempts != 1 || !bytes.Contains([]byte(errText), []byte("injected failure")) {
+			t.Errorf("merge row: %s, %d attempts, %q", status, attempts, errText)
+		}
+		open, _ := f.svc.OpenMerges(ctx, b.UserID)
+		if len(open) != 1 || open[0].Failed {
+			t.Errorf("account does not show one pending merge: %+v", open)
+		}
+	})
+	t.Run("a retry before it is due does nothing", func(t *testing.T) {
+		f.svc.mergeStepHook = nil
+		if n, err := f.svc.RetryMerges(ctx); err != nil || n != 0 {
+			t.Errorf("retried %d early (%v)", n, err)
+		}
+	})
+	t.Run("the retry moves everything", func(t *testing.T) {
+		f.db.MustExec(t, "UPDATE merges SET next_attempt_at = now()")
+		if n, err := f.svc.RetryMerges(ctx); err != nil || n != 1 {
+			t.Fatalf("retried %d (%v)", n, err)
+		}
+		if n := f.count(t, "SELECT count(*) FROM users WHERE id = $1", a.UserID); n != 0 {
+			t.Errorf("guest still exists")
+		}
+		if got := f.ownedBy(t, b.UserID); got != before+2 { // b's own list and membership
+			t.Errorf("account owns %d rows, want %d", got, before+2)
+		}
+		var moved Moved
+		var raw []byte
+		f.db.Super(t).QueryRow(ctx, "SELECT moved FROM merges WHERE from_user = $1 AND status = 'done'", a.UserID).Scan(&raw)
+		if err := json.Unmarshal(raw, &moved); err != nil || moved.Lists != 2 || moved.Movies != 2 || moved.Rolls != 2 {
+			t.Errorf("moved %s (%v)", raw, err)
+		}
+	})
+}
+
+func TestContributionsRacingMerge(t *testing.T) {
+	for round := range 8 {
+		t.Run(fmt.Sprint("round ", round), func(t *testing.T) {
+			f := mustFixture(t)
+			b, code := f.mustAccount(t)
+			a := f.mustGuest(t)
+			res := f.mustPreview(t, a, code)
+
+			// Other tabs of the guest keep adding lists until the merge is over.
+			const writers = 4
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			merged := make(chan struct{})
+			ranAs := map[uuid.UUID]int{}
+			for i := range writers {
+				other := &Session{DeviceID: f.otherDevice(t, a.UserID), UserID: a.UserID}
+				wg.Go(func() {
+					for n := 0; ; n++ {
+						done := false
+						select {
+						case <-merged:
+							done = true
+						default:
+						}
+						user, err := f.svc.Contribute(httptest.NewRecorder(), request(other), addList(fmt.Sprint("tab ", i, " list ", n)))
+						if err != nil {
+							t.Errorf("a write failed instead of landing: %v", err)
+							return
+						}
+						mu.Lock()
+						ranAs[user]++
+						mu.Unlock()
+						if done {
+							return
+						}
+					}
+				})
+			}
+			if _, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(a), res.Token); err != nil {
+				t.Errorf("merge: %v", err)
+			}
+			close(merged)
+			wg.Wait()
+			total := 0
+			for user, n := range ranAs {
+				if user != a.UserID && user != b.UserID {
+					t.Errorf("a contribution ran as a third user %s", user)
+				}
+				total += n
+			}
+			t.Logf("%d writes landed as the guest (and moved), %d as the account", ranAs[a.UserID], ranAs[b.UserID])
+			if n := f.count(t, "SELECT count(*) FROM users WHERE id = $1", a.UserID); n != 0 {
+				t.Errorf("guest survived its merge")
+			}
+			if n := f.count(t, "SELECT count(*) FROM lists WHERE owner_id = $1", b.UserID); n != int64(2+total) {
+				t.Errorf("account owns %d lists, want %d: a write was lost", n, 2+total)
+			}
+			if n := f.count(t, `SELECT count(*) FROM lists l WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = l.owner_id)`); n != 0 {
+				t.Errorf("%d lists point at a deleted user", n)
+			}
+		})
+	}
+}
+
+// otherDevice adds another signed-in device (a second tab's browser) to user.
+func (f *fixture) otherDevice(t *testing.T, user uuid.UUID) uuid.UUID {
+	t.Helper()
+	id, err := f.svc.q.CreateDevice(context.Background(), queries.CreateDeviceParams{UserID: user, UserAgent: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func TestConcurrentClaims(t *testing.T) {
+	t.Run("two browsers claiming one code both get in, as separate devices", func(t *testing.T) {
+		f := mustFixture(t)
+		b, code := f.mustAccount(t)
+		var wg sync.WaitGroup
+		sessions := make(chan *Session, 2)
+		for range 2 {
+			wg.Go(func() {
+				w := httptest.NewRecorder()
+				res, err := f.svc.Claim(w, request(nil), code)
+				if err != nil || res.Outcome != SignedIn {
+					t.Errorf("claim: %v %v", res, err)
+					return
+				}
+				sessions <- f.sessionFromCookie(t, w)
+			})
+		}
+		wg.Wait()
+		close(sessions)
+		var devices []uuid.UUID
+		for s := range sessions {
+			if s.UserID != b.UserID {
+				t.Errorf("signed in as %s", s.UserID)
+			}
+			devices = append(devices, s.DeviceID)
+		}
+		if len(devices) != 2 || devices[0] == devices[1] {
+			t.Errorf("devices %v", devices)
+		}
+		if n := f.count(t, "SELECT count(*) FROM devices WHERE user_id = $1", b.UserID); n != 3 {
+			t.Errorf("%d devices, want 3", n)
+		}
+	})
+
+	t.Run("two guests merging into one account at once both land", func(t *testing.T) {
+		f := mustFixture(t)
+		b, code := f.mustAccount(t)
+		a1, a2 := f.mustGuest(t, "a1 second"), f.mustGuest(t, "a2 second")
+		// Both guests and the account share a list, to exercise duplicate memberships.
+		f.db.MustExec(t, `INSERT INTO list_members (list_id, user_id)
+			SELECT l.id, u FROM lists l, unnest($2::uuid[]) u WHERE l.owner_id = $1 AND l.name = 'first' ON CONFLICT DO NOTHING`,
+			b.UserID, []uuid.UUID{a1.UserID, a2.UserID})
+		r1, r2 := f.mustPreview(t, a1, code), f.mustPreview(t, a2, code)
+		var wg sync.WaitGroup
+		for _, c := range []struct {
+			s   *Session
+			tok string
+		}{{a1, r1.Token}, {a2, r2.Token}} {
+			wg.Go(func() {
+				if outcome, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(c.s), c.tok); err != nil || outcome != Merged {
+					t.Errorf("confirm: %v %v", outcome, err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := f.count(t, "SELECT count(*) FROM users"); n != 1 {
+			t.Errorf("%d users left, want the account alone", n)
+		}
+		if n := f.count(t, "SELECT count(*) FROM lists WHERE owner_id = $1", b.UserID); n != 5 {
+			t.Errorf("account owns %d lists, want 5", n)
+		}
+		if n := f.count(t, "SELECT count(*) FROM list_members WHERE user_id = $1", b.UserID); n != 5 {
+			t.Errorf("account has %d memberships, want 5 (duplicates collapsed)", n)
+		}
+		if n := f.count(t, "SELECT count(*) FROM merges WHERE status = 'done'"); n != 2 {
+			t.Errorf("%d merges done", n)
+		}
+	})
+}
+
+func TestReaper(t *testing.T) {
+	f := mustFixture(t)
+	ctx := context.Background()
+	q := f.svc.q
+	idle := func(name string) uuid.UUID {
+		u, err := q.CreateUser(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.db.MustExec(t, "UPDATE users SET last_seen_at = now() - interval '40 days', created_at = now() - interval '90 days' WHERE id = $1", u.ID)
+		return u.ID
+	}
+	empty := idle("Idle Empty")
+	idleWithDevice := idle("Idle Device")
+	if _, err := q.CreateDevice(ctx, queries.CreateDeviceParams{UserID: idleWithDevice, UserAgent: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	withCode := idle("Idle Code")
+	if _, err := f.svc.NewRecoveryCode(ctx, withCode); err != nil {
+		t.Fatal(err)
+	}
+	owner := f.mustGuest(t)
+	f.db.MustExec(t, "UPDATE users SET last_seen_at = now() - interval '40 days' WHERE id = $1", owner.UserID)
+	member := idle("Idle Member")
+	f.db.MustExec(t, "INSERT INTO list_members (list_id, user_id) SELECT id, $1 FROM lists WHERE owner_id = $2", member, owner.UserID)
+	adder := idle("Idle Adder")
+	f.db.MustExec(t, "INSERT INTO movies (list_id, added_by, title) SELECT id, $1, 'Heat' FROM lists WHERE owner_id = $2", adder, owner.UserID)
+	f.db.MustExec(t, "DELETE FROM list_members WHERE user_id = $1", adder) // films alone keep a user
+	recent, err := q.CreateUser(ctx, "Recent Empty")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.db.MustExec(t, "UPDATE users SET created_at = now() - interval '90 days' WHERE id = $1", recent.ID) // old, but active lately
+
+	t.Run("a dry run counts and deletes nothing", func(t *testing.T) {
+		res, err := f.svc.Reap(ctx, 30*24*time.Hour, true)
+		if err != nil || res.Deleted != 2 {
+			t.Fatalf("dry run: %+v %v", res, err)
+		}
+		if n := f.count(t, "SELECT count(*) FROM users"); n != 7 {
+			t.Errorf("%d users after a dry run, want 7", n)
+		}
+	})
+	t.Run("deletes exactly the idle guests with nothing", func(t *testing.T) {
+		res, err := f.svc.Reap(ctx, 30*24*time.Hour, false)
+		if err != nil || res.Deleted != 2 {
+			t.Fatalf("reap: %+v %v", res, err)
+		}
+		for _, gone := range []uuid.UUID{empty, idleWithDevice} {
+			if n := f.count(t, "SELECT count(*) FROM users WHERE id = $1", gone); n != 0 {
+				t.Errorf("user %s kept", gone)
+			}
+		}
+		for _, kept := range []uuid.UUID{withCode, owner.UserID, member, adder, recent.ID} {
+			if n := f.count(t, "SELECT count(*) FROM users WHERE id = $1", kept); n != 1 {
+				t.Errorf("user %s reaped", kept)
+			}
+		}
+	})
+	t.Run("only one instance reaps at a time", func(t *testing.T) {
+		conn := f.db.Super(t)
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(reaperLock)); err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.svc.Reap(ctx, time.Hour, false)
+		if err != nil || !res.Skipped {
+			t.Errorf("reap while locked: %+v %v", res, err)
+		}
+	})
+}
+
+func TestCookies(t *testing.T) {
+	f := mustFixture(t)
+	sess := f.mustGuest(t)
+	issue := func(svc *Service, values map[any]any) *http.Cookie {
+		rec := httptest.NewRecorder()
+		s := svc.store
+		cs, _ := s.New(httptest.NewRequest("GET", "/", nil), cookieName)
+		for k, v := range values {
+			cs.Values[k] = v
+		}
+		if err := s.Save(httptest.NewRequest("GET", "/", nil), rec, cs); err != nil {
+			t.Fatal(err)
+		}
+		return rec.Result().Cookies()[0]
+	}
+	good := map[any]any{keyDevice: sess.DeviceID.String(), keyIssued: time.Now().Unix()}
+	// load runs the middleware on a request with c, returning the session
+	// seen and the cookies set.
+	load := func(svc *Service, c *http.Cookie) (*Session, []*http.Cookie) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(c)
+		rec := httptest.NewRecorder()
+		var seen *Session
+		svc.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { seen = FromContext(r.Context()) })).ServeHTTP(rec, r)
+		return seen, rec.Result().Cookies()
+	}
+	cleared := func(cs []*http.Cookie) bool { return len(cs) == 1 && cs[0].Name == cookieName && cs[0].MaxAge < 0 }
+
+	t.Run("a fresh cookie is read and not re-issued", func(t *testing.T) {
+		got, set := load(f.svc, issue(f.svc, good))
+		if got == nil || got.UserID != sess.UserID || len(set) != 0 {
+			t.Errorf("session %+v, cookies set %v", got, set)
+		}
+	})
+	t.Run("attributes", func(t *testing.T) {
+		c := issue(f.svc, good)
+		if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.MaxAge != 400*24*3600 || c.Secure {
+			t.Errorf("cookie %+v", c)
+		}
+	})
+	bad := []struct {
+		name   string
+		cookie func() *http.Cookie
+	}{
+		{"tampered", func() *http.Cookie { c := issue(f.svc, good); c.Value = c.Value[:20] + "A" + c.Value[21:]; return c }},
+		{"garbage", func() *http.Cookie { return &http.Cookie{Name: cookieName, Value: "not-a-cookie"} }},
+		{"sealed with a foreign key", func() *http.Cookie {
+			other := mustService(t, f.db, [][]byte{bytes.Repeat([]byte{9}, 32)})
+			return issue(other, good)
+		}},
+		{"naming a deleted device", func() *http.Cookie {
+			return issue(f.svc, map[any]any{keyDevice: uuid.NewString(), keyIssued: time.Now().Unix()})
+		}},
+		{"holding no device id", func() *http.Cookie { return issue(f.svc, map[any]any{keyIssued: time.Now().Unix()}) }},
+	}
+	for _, tt := range bad {
+		t.Run("a cookie "+tt.name+" is no session and is cleared", func(t *testing.T) {
+			got, set := load(f.svc, tt.cookie())
+			if got != nil || !cleared(set) {
+				t.Errorf("session %+v, cookies set %v", got, set)
+			}
+		})
+	}
+	t.Run("an expired cookie is no session", func(t *testing.T) {
+		short := mustService(t, f.db, [][]byte{testKey})
+		short.store.MaxAge(1)
+		c := issue(short, good)
+		time.Sleep(2100 * time.Millisecond)
+		if got, set := load(short, c); got != nil || !cleared(set) {
+			t.Errorf("session %+v, cookies set %v", got, set)
+		}
+	})
+	t.Run("a day-old cookie is re-issued", func(t *testing.T) {
+		old := map[any]any{keyDevice: sess.DeviceID.String(), keyIssued: time.Now().Add(-25 * time.Hour).Unix()}
+		got, set := load(f.svc, issue(f.svc, old))
+		if got == nil || len(set) != 1 || set[0].MaxAge != 400*24*3600 {
+			t.Errorf("session %+v, cookies set %v", got, set)
+		}
+	})
+	t.Run("after a key rotation old cookies still read, and come back under the new key", func(t *testing.T) {
+		newKey := bytes.Repeat([]byte{3}, 32)
+		rotated := mustService(t, f.db, [][]byte{newKey, testKey})
+		got, set := load(rotated, issue(f.svc, good))
+		if got == nil || got.UserID != sess.UserID || len(set) != 1 {
+			t.Fatalf("session %+v, cookies set %v", got, set)
+		}
+		onlyNew := mustService(t, f.db, [][]byte{newKey})
+		if again, _ := load(onlyNew, set[0]); again == nil || again.UserID != sess.UserID {
+			t.Errorf("re-issued cookie does not read under the new key alone")
+		}
+	})
+	t.Run("activity is recorded at most once a minute", func(t *testing.T) {
+		f.db.MustExec(t, "UPDATE devices SET last_seen_at = now() - interval '5 minutes' WHERE id = $1", sess.DeviceID)
+		f.db.MustExec(t, "UPDATE users SET last_seen_at = now() - interval '5 minutes' WHERE id = $1", sess.UserID)
+		load(f.svc, issue(f.svc, good))
+		if n := f.count(t, "SELECT count(*) FROM users WHERE id = $1 AND last_seen_at > now() - interval '1 minute'", sess.UserID); n != 1 {
+			t.Errorf("activity not recorded")
+		}
+		f.db.MustExec(t, "UPDATE devices SET last_seen_at = now() - interval '30 seconds' WHERE id = $1", sess.DeviceID)
+		load(f.svc, issue(f.svc, good))
+		if n := f.count(t, "SELECT count(*) FROM devices WHERE id = $1 AND last_seen_at < now() - interval '29 seconds'", sess.DeviceID); n != 1 {
+			t.Errorf("activity written again within a minute")
+		}
+	})
+}

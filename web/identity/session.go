@@ -1,0 +1,180 @@
+package identity
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+
+	"github.com/moviedice/moviedice/queries"
+)
+
+const (
+	cookieName = "md_session"
+	// cookieMaxAge is the longest lifetime browsers honour (400 days).
+	cookieMaxAge = 400 * 24 * time.Hour
+	// refreshEvery is how often a used cookie is re-issued (sliding expiry).
+	refreshEvery = 24 * time.Hour
+	// touchEvery is how often a device's last_seen_at is written.
+	touchEvery = time.Minute
+
+	keyDevice = "d" // device id, the only identity in the cookie
+	keyIssued = "t" // unix seconds the cookie was issued, for the refresh rule
+)
+
+// Session is the signed-in device and its user, loaded once per request.
+type Session struct {
+	DeviceID      uuid.UUID
+	UserID        uuid.UUID
+	DisplayName   string
+	UserCreatedAt time.Time
+	// SecuredAt is when the user's recovery code was made; nil if none.
+	SecuredAt *time.Time
+}
+
+type sessionKey struct{}
+
+// FromContext returns the request's session, or nil for a visitor.
+func FromContext(ctx context.Context) *Session {
+	s, _ := ctx.Value(sessionKey{}).(*Session)
+	return s
+}
+
+func withSession(ctx context.Context, s *Session) context.Context {
+	return context.WithValue(ctx, sessionKey{}, s)
+}
+
+// newCookieStore derives an (HMAC, AES-256) key pair from each configured
+// key, newest first: cookies are written with the newest and read with any.
+func newCookieStore(keys [][]byte, secure bool) *sessions.CookieStore {
+	var pairs [][]byte
+	for _, k := range keys {
+		pairs = append(pairs, derive(k, "moviedice cookie hmac"), derive(k, "moviedice cookie aes"))
+	}
+	store := sessions.NewCookieStore(pairs...)
+	store.Options = &sessions.Options{
+		Path:     "/",
+		MaxAge:   int(cookieMaxAge.Seconds()),
+		Secure:   secure,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	}
+	store.MaxAge(store.Options.MaxAge)
+	return store
+}
+
+func derive(key []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+// cookieState is what a request's cookie said.
+type cookieState struct {
+	deviceID uuid.UUID
+	present  bool // a session cookie was sent
+	valid    bool // and it decoded under one of our keys
+	stale    bool // and it should be re-issued (old key, or older than a day)
+}
+
+func (s *Service) readCookie(r *http.Request) cookieState {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return cookieState{}
+	}
+	st := cookieState{present: true}
+	sess, err := s.store.New(r, cookieName)
+	if err != nil || sess.IsNew {
+		return st
+	}
+	id, _ := sess.Values[keyDevice].(string)
+	issued, _ := sess.Values[keyIssued].(int64)
+	if st.deviceID, err = uuid.Parse(id); err != nil {
+		return st
+	}
+	st.valid = true
+	var probe map[any]any
+	newestKey := securecookie.DecodeMulti(cookieName, c.Value, &probe, s.store.Codecs[0]) == nil
+	st.stale = !newestKey || time.Since(time.Unix(issued, 0)) > refreshEvery
+	return st
+}
+
+// setCookie issues a fresh session cookie for deviceID.
+func (s *Service) setCookie(w http.ResponseWriter, r *http.Request, deviceID uuid.UUID) error {
+	sess := sessions.NewSession(s.store, cookieName)
+	opts := *s.store.Options
+	sess.Options = &opts
+	sess.Values[keyDevice] = deviceID.String()
+	sess.Values[keyIssued] = time.Now().Unix()
+	return s.store.Save(r, w, sess)
+}
+
+// clearCookie tells the browser to forget its session cookie.
+func (s *Service) clearCookie(w http.ResponseWriter) {
+	opts := *s.store.Options
+	opts.MaxAge = -1
+	http.SetCookie(w, sessions.NewCookie(cookieName, "", &opts))
+}
+
+// Middleware loads the session named by the request's cookie into the
+// request context. A cookie that does not decode, or names a device that
+// no longer exists, makes the request a visitor's and is cleared. A GET
+// without a cookie touches nothing.
+func (s *Service) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := s.readCookie(r)
+		if !st.present {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !st.valid {
+			s.clearCookie(w)
+			next.ServeHTTP(w, r)
+			return
+		}
+		sess, err := s.loadSession(r.Context(), st.deviceID)
+		if err != nil {
+			if queries.ErrorCode(err) != queries.ENOTFOUND {
+				s.log.ErrorContext(r.Context(), "load session", "err", err)
+				http.Error(w, "Service unavailable, please try again.", http.StatusServiceUnavailable)
+				return
+			}
+			s.clearCookie(w)
+			next.ServeHTTP(w, r)
+			return
+		}
+		if st.stale {
+			if err := s.setCookie(w, r, sess.DeviceID); err != nil {
+				s.log.ErrorContext(r.Context(), "refresh session cookie", "err", err)
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(withSession(r.Context(), sess)))
+	})
+}
+
+// loadSession reads device + user in one indexed query and records activity
+// at most once a minute.
+func (s *Service) loadSession(ctx context.Context, deviceID uuid.UUID) (*Session, error) {
+	row, err := s.q.GetSessionForDevice(ctx, deviceID)
+	if err != nil {
+		return nil, queries.Translate(err)
+	}
+	if time.Since(row.DeviceSeenAt) > touchEvery {
+		if err := s.q.TouchDevice(ctx, deviceID); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.WarnContext(ctx, "touch device", "err", err)
+		}
+	}
+	return &Session{
+		DeviceID:      row.DeviceID,
+		UserID:        row.UserID,
+		DisplayName:   row.DisplayName,
+		UserCreatedAt: row.UserCreatedAt,
+		SecuredAt:     row.SecuredAt,
+	}, nil
+}
