@@ -18,12 +18,12 @@ import (
 // browser is one cookie jar talking to the app, like one browser profile.
 // It does not follow redirects, so tests see each 303.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	app    *testApp
 	client *http.Client
 }
 
-func (a *testApp) browser(t *testing.T) *browser {
+func (a *testApp) browser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, app: a, client: &http.Client{
 		Jar:           jar,
@@ -67,7 +67,7 @@ func (b *browser) postRaw(path, body string) (*http.Response, string) {
 }
 
 // mustSee expects status and every one of wants in body.
-func mustSee(t *testing.T, res *http.Response, body string, status int, wants ...string) {
+func mustSee(t testing.TB, res *http.Response, body string, status int, wants ...string) {
 	t.Helper()
 	if res.StatusCode != status {
 		t.Fatalf("%s %s: status %d, want %d\n%s", res.Request.Method, res.Request.URL.Path, res.StatusCode, status, body)
@@ -80,7 +80,7 @@ func mustSee(t *testing.T, res *http.Response, body string, status int, wants ..
 }
 
 // mustRedirect expects a 303 to a location starting with prefix.
-func mustRedirect(t *testing.T, res *http.Response, prefix string) string {
+func mustRedirect(t testing.TB, res *http.Response, prefix string) string {
 	t.Helper()
 	loc := res.Header.Get("Location")
 	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, prefix) {

@@ -34,13 +34,13 @@ type testApp struct {
 	logs *syncBuffer
 }
 
-func mustApp(t *testing.T) *testApp {
+func mustApp(t testing.TB) *testApp {
 	t.Helper()
 	return mustAppWith(t, identity.Config{})
 }
 
 // mustAppWith is mustApp with identity settings (keys and pool are filled in).
-func mustAppWith(t *testing.T, idc identity.Config) *testApp {
+func mustAppWith(t testing.TB, idc identity.Config) *testApp {
 	t.Helper()
 	db := pgtest.New(t)
 	logs := &syncBuffer{}
@@ -67,7 +67,7 @@ func mustAppWith(t *testing.T, idc identity.Config) *testApp {
 }
 
 // do sends a request and returns the response with its body read.
-func (a *testApp) do(t *testing.T, method, path string, header http.Header) (*http.Response, string) {
+func (a *testApp) do(t testing.TB, method, path string, header http.Header) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, a.URL+path, nil)
 	if err != nil {

@@ -33,13 +33,13 @@ type fixture struct {
 	db  *pgtest.DB
 }
 
-func mustFixture(t *testing.T) *fixture {
+func mustFixture(t testing.TB) *fixture {
 	t.Helper()
 	db := pgtest.New(t)
 	return &fixture{svc: mustService(t, db, [][]byte{testKey}), db: db}
 }
 
-func mustService(t *testing.T, db *pgtest.DB, keys [][]byte) *Service {
+func mustService(t testing.TB, db *pgtest.DB, keys [][]byte) *Service {
 	t.Helper()
 	svc, err := New(Config{Pool: db.Pool(t), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		CookieKeys: keys, Pepper: testPepper, MintsPerMinute: 100000, ClaimsPerMinute: 100000, ClaimsPerSecond: 100000})
@@ -70,7 +70,7 @@ func addList(name string) ContributeFunc {
 }
 
 // mustGuest mints a user by contributing a list, and returns its session.
-func (f *fixture) mustGuest(t *testing.T, lists ...string) *Session {
+func (f *fixture) mustGuest(t testing.TB, lists ...string) *Session {
 	t.Helper()
 	w := httptest.NewRecorder()
 	userID, err := f.svc.Contribute(w, request(nil), addList("first"))
@@ -90,7 +90,7 @@ func (f *fixture) mustGuest(t *testing.T, lists ...string) *Session {
 }
 
 // sessionFromCookie loads the session a response's cookie names.
-func (f *fixture) sessionFromCookie(t *testing.T, w *httptest.ResponseRecorder) *Session {
+func (f *fixture) sessionFromCookie(t testing.TB, w *httptest.ResponseRecorder) *Session {
 	t.Helper()
 	r := httptest.NewRequest("GET", "/", nil)
 	for _, c := range w.Result().Cookies() {
@@ -106,7 +106,7 @@ func (f *fixture) sessionFromCookie(t *testing.T, w *httptest.ResponseRecorder) 
 }
 
 // mustAccount makes a user with a list and a recovery code.
-func (f *fixture) mustAccount(t *testing.T) (*Session, string) {
+func (f *fixture) mustAccount(t testing.TB) (*Session, string) {
 	t.Helper()
 	sess := f.mustGuest(t)
 	code, err := f.svc.NewRecoveryCode(context.Background(), sess.UserID)
@@ -129,7 +129,7 @@ func (f *fixture) mustPreview(t *testing.T, sess *Session, code string) *ClaimRe
 	return res
 }
 
-func (f *fixture) count(t *testing.T, sql string, args ...any) int64 {
+func (f *fixture) count(t testing.TB, sql string, args ...any) int64 {
 	t.Helper()
 	return f.db.MustCount(t, sql, args...)
 }
