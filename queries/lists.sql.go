@@ -12,18 +12,19 @@ import (
 	"github.com/google/uuid"
 )
 
-const addListMember = `-- name: AddListMember :exec
-INSERT INTO list_members (list_id, user_id) VALUES ($1, $2)
-ON CONFLICT DO NOTHING
+const addOwnerMembership = `-- name: AddOwnerMembership :exec
+INSERT INTO list_members (list_id, user_id)
+SELECT l.id, l.owner_id FROM lists l WHERE l.id = $1 AND l.owner_id = $2
 `
 
-type AddListMemberParams struct {
-	ListID uuid.UUID
-	UserID uuid.UUID
+type AddOwnerMembershipParams struct {
+	ListID  uuid.UUID
+	OwnerID uuid.UUID
 }
 
-func (q *Queries) AddListMember(ctx context.Context, arg AddListMemberParams) error {
-	_, err := q.db.Exec(ctx, addListMember, arg.ListID, arg.UserID)
+// The owner of a new list becomes its first member.
+func (q *Queries) AddOwnerMembership(ctx context.Context, arg AddOwnerMembershipParams) error {
+	_, err := q.db.Exec(ctx, addOwnerMembership, arg.ListID, arg.OwnerID)
 	return err
 }
 
@@ -45,11 +46,47 @@ func (q *Queries) CreateList(ctx context.Context, arg CreateListParams) (uuid.UU
 	return id, err
 }
 
+const deleteListForOwner = `-- name: DeleteListForOwner :execrows
+DELETE FROM lists WHERE id = $1 AND owner_id = $2
+`
+
+type DeleteListForOwnerParams struct {
+	ID      uuid.UUID
+	OwnerID uuid.UUID
+}
+
+func (q *Queries) DeleteListForOwner(ctx context.Context, arg DeleteListForOwnerParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteListForOwner, arg.ID, arg.OwnerID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const getInvite = `-- name: GetInvite :one
+SELECT l.id, l.name, invite_member_count($1::text) AS members FROM list_by_invite($1::text) l
+`
+
+type GetInviteRow struct {
+	ID      uuid.UUID
+	Name    string
+	Members int64
+}
+
+// The invitation token is the credential here: anyone holding it may see
+// the list's name and size (list_by_invite runs as moviedice_lookup).
+func (q *Queries) GetInvite(ctx context.Context, token string) (GetInviteRow, error) {
+	row := q.db.QueryRow(ctx, getInvite, token)
+	var i GetInviteRow
+	err := row.Scan(&i.ID, &i.Name, &i.Members)
+	return i, err
+}
+
 const getListForMember = `-- name: GetListForMember :one
-SELECT l.id, l.owner_id, l.name, l.version, l.created_at,
-       (SELECT count(*) FROM list_members c WHERE c.list_id = l.id) AS members
+SELECT l.id, l.owner_id, l.name, l.invite_token, l.version, l.created_at, o.display_name AS owner_name
 FROM lists l
 JOIN list_members m ON m.list_id = l.id AND m.user_id = $1
+JOIN users o ON o.id = l.owner_id
 WHERE l.id = $2
 `
 
@@ -59,12 +96,13 @@ type GetListForMemberParams struct {
 }
 
 type GetListForMemberRow struct {
-	ID        uuid.UUID
-	OwnerID   uuid.UUID
-	Name      string
-	Version   int64
-	CreatedAt time.Time
-	Members   int64
+	ID          uuid.UUID
+	OwnerID     uuid.UUID
+	Name        string
+	InviteToken string
+	Version     int64
+	CreatedAt   time.Time
+	OwnerName   string
 }
 
 func (q *Queries) GetListForMember(ctx context.Context, arg GetListForMemberParams) (GetListForMemberRow, error) {
@@ -74,26 +112,84 @@ func (q *Queries) GetListForMember(ctx context.Context, arg GetListForMemberPara
 		&i.ID,
 		&i.OwnerID,
 		&i.Name,
+		&i.InviteToken,
 		&i.Version,
 		&i.CreatedAt,
-		&i.Members,
+		&i.OwnerName,
 	)
 	return i, err
 }
 
+const handOverListForOwner = `-- name: HandOverListForOwner :execrows
+UPDATE lists SET owner_id = $1
+WHERE id = $2 AND owner_id = $3 AND $1::uuid <> $3::uuid
+  AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = $2 AND m.user_id = $1)
+`
+
+type HandOverListForOwnerParams struct {
+	NewOwnerID uuid.UUID
+	ID         uuid.UUID
+	OwnerID    uuid.UUID
+}
+
+// Only to someone already on the list.
+func (q *Queries) HandOverListForOwner(ctx context.Context, arg HandOverListForOwnerParams) (int64, error) {
+	result, err := q.db.Exec(ctx, handOverListForOwner, arg.NewOwnerID, arg.ID, arg.OwnerID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const isListMember = `-- name: IsListMember :one
+SELECT EXISTS (SELECT 1 FROM list_members WHERE list_id = $1 AND user_id = $2) AS member
+`
+
+type IsListMemberParams struct {
+	ListID uuid.UUID
+	UserID uuid.UUID
+}
+
+func (q *Queries) IsListMember(ctx context.Context, arg IsListMemberParams) (bool, error) {
+	row := q.db.QueryRow(ctx, isListMember, arg.ListID, arg.UserID)
+	var member bool
+	err := row.Scan(&member)
+	return member, err
+}
+
+const joinByInvite = `-- name: JoinByInvite :one
+SELECT join_by_invite($1::text)::uuid AS list_id
+`
+
+// Adds the acting user (app.user_id) to the token's list; joining twice is
+// a no-op. NULL when no list has the token.
+func (q *Queries) JoinByInvite(ctx context.Context, token string) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, joinByInvite, token)
+	var list_id uuid.UUID
+	err := row.Scan(&list_id)
+	return list_id, err
+}
+
 const listListsForMember = `-- name: ListListsForMember :many
 SELECT l.id, l.name, l.owner_id,
-       (SELECT count(*) FROM movies f WHERE f.list_id = l.id) AS movies
+       (SELECT count(*) FROM movies f WHERE f.list_id = l.id) AS movies,
+       (SELECT count(*) FROM list_members c WHERE c.list_id = l.id) AS members,
+       greatest(l.created_at,
+                (SELECT max(f.created_at) FROM movies f WHERE f.list_id = l.id),
+                (SELECT max(r.created_at) FROM rolls r WHERE r.list_id = l.id),
+                (SELECT max(c.joined_at) FROM list_members c WHERE c.list_id = l.id))::timestamptz AS last_activity
 FROM lists l
 JOIN list_members m ON m.list_id = l.id AND m.user_id = $1
-ORDER BY l.created_at DESC
+ORDER BY last_activity DESC, l.name
 `
 
 type ListListsForMemberRow struct {
-	ID      uuid.UUID
-	Name    string
-	OwnerID uuid.UUID
-	Movies  int64
+	ID           uuid.UUID
+	Name         string
+	OwnerID      uuid.UUID
+	Movies       int64
+	Members      int64
+	LastActivity time.Time
 }
 
 func (q *Queries) ListListsForMember(ctx context.Context, userID uuid.UUID) ([]ListListsForMemberRow, error) {
@@ -110,6 +206,8 @@ func (q *Queries) ListListsForMember(ctx context.Context, userID uuid.UUID) ([]L
 			&i.Name,
 			&i.OwnerID,
 			&i.Movies,
+			&i.Members,
+			&i.LastActivity,
 		); err != nil {
 			return nil, err
 		}
@@ -119,4 +217,40 @@ func (q *Queries) ListListsForMember(ctx context.Context, userID uuid.UUID) ([]L
 		return nil, err
 	}
 	return items, nil
+}
+
+const renameListForOwner = `-- name: RenameListForOwner :execrows
+UPDATE lists SET name = $1 WHERE id = $2 AND owner_id = $3
+`
+
+type RenameListForOwnerParams struct {
+	Name    string
+	ID      uuid.UUID
+	OwnerID uuid.UUID
+}
+
+func (q *Queries) RenameListForOwner(ctx context.Context, arg RenameListForOwnerParams) (int64, error) {
+	result, err := q.db.Exec(ctx, renameListForOwner, arg.Name, arg.ID, arg.OwnerID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const rotateInviteForOwner = `-- name: RotateInviteForOwner :execrows
+UPDATE lists SET invite_token = $1 WHERE id = $2 AND owner_id = $3
+`
+
+type RotateInviteForOwnerParams struct {
+	InviteToken string
+	ID          uuid.UUID
+	OwnerID     uuid.UUID
+}
+
+func (q *Queries) RotateInviteForOwner(ctx context.Context, arg RotateInviteForOwnerParams) (int64, error) {
+	result, err := q.db.Exec(ctx, rotateInviteForOwner, arg.InviteToken, arg.ID, arg.OwnerID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

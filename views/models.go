@@ -23,6 +23,7 @@ type Home struct {
 	SignedIn bool
 	Lists    []ListSummary
 	Form     TextForm
+	Notice   string
 }
 
 // Stats are the server-wide counts on the landing page.
@@ -32,10 +33,12 @@ type Stats struct {
 
 // ListSummary is one of the viewer's lists on the start page.
 type ListSummary struct {
-	ID     string
-	Name   string
-	Movies int64
-	Owner  bool
+	ID           string
+	Name         string
+	Movies       int64
+	Members      int64
+	Owner        bool
+	LastActivity time.Time
 }
 
 // TextForm is a one-field form: what was typed, and what is wrong with it.
@@ -44,13 +47,92 @@ type TextForm struct {
 	Error string
 }
 
-// ListPage is one list as its members see it.
+// ListPage is one list as a member sees it.
 type ListPage struct {
+	ID        string
+	Name      string
+	OwnerName string
+	Created   time.Time
+	// Owner: the viewer owns the list (rename, invite, remove, delete).
+	Owner bool
+	// InviteURL is the invitation link, shown to the owner only.
+	InviteURL string
+	Members   []Member
+	Movies    []Movie
+	// Rolls are the latest rolls, newest first.
+	Rolls []Roll
+	// JustRolled animates the newest roll: the viewer just rolled it.
+	JustRolled bool
+	Notice     string
+	Add        MovieForm
+	Rename     TextForm
+}
+
+// Unwatched counts the films still in the running for a roll.
+func (l ListPage) Unwatched() int {
+	n := 0
+	for _, m := range l.Movies {
+		if !m.Watched {
+			n++
+		}
+	}
+	return n
+}
+
+// Member is one person on a list.
+type Member struct {
+	ID    string
+	Name  string
+	Owner bool
+	// You marks the viewer.
+	You bool
+}
+
+// Movie is one film on a list.
+type Movie struct {
 	ID      string
+	Title   string
+	Year    int32 // 0 when unknown
+	Watched bool
+	AddedBy string
+	AddedAt time.Time
+	// CanRemove: the viewer added it or owns the list.
+	CanRemove bool
+}
+
+// Roll is one throw of the die.
+type Roll struct {
+	ID    string
+	Title string
+	Year  int32
+	By    string
+	At    time.Time
+}
+
+// MovieForm is the add-a-film form with its per-field messages.
+type MovieForm struct {
+	Title      string
+	Year       string
+	TitleError string
+	YearError  string
+}
+
+// Invite is the invitation page of a list.
+type Invite struct {
+	Token   string
 	Name    string
 	Members int64
-	Owner   bool
-	Created time.Time
+	// AlreadyMember links straight to the list instead of offering to join.
+	AlreadyMember bool
+	ListID        string
+}
+
+// DeleteList asks the owner to confirm deleting a list.
+type DeleteList struct {
+	ID     string
+	Name   string
+	Movies int
+	Others int
 }
 
 // Account is the account page.

@@ -130,6 +130,9 @@ func (a *testApp) concrete(t *testing.T, pattern string) string {
 	_, path, _ := strings.Cut(pattern, " ")
 	path = strings.TrimSuffix(path, "{$}")
 	path = strings.ReplaceAll(path, "{id}", uuid.NewString())
+	path = strings.ReplaceAll(path, "{movieID}", uuid.NewString())
+	path = strings.ReplaceAll(path, "{userID}", uuid.NewString())
+	path = strings.ReplaceAll(path, "{token}", newInviteToken())
 	path = strings.ReplaceAll(path, "{path...}", strings.TrimPrefix(a.srv.assets.url("css/app.css"), "/static/"))
 	if strings.Contains(path, "{") {
 		t.Fatalf("route %q has a wildcard this sweep does not know: teach it", pattern)

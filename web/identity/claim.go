@@ -183,7 +183,7 @@ func (s *Service) signInIfEmpty(w http.ResponseWriter, r *http.Request, sess *Se
 	ctx := r.Context()
 	var preview *Preview
 	var deviceID uuid.UUID
-	err := queries.InTx(ctx, s.pool, func(q *queries.Queries) error {
+	err := queries.InSystemTx(ctx, s.pool, func(q *queries.Queries) error {
 		if _, err := q.LockMergeUsers(ctx, queries.LockMergeUsersParams{FromUser: sess.UserID, IntoUser: into}); err != nil {
 			return fmt.Errorf("claim: lock: %w", err)
 		}

@@ -133,6 +133,9 @@ func (s *Service) Contribute(w http.ResponseWriter, r *http.Request, fn Contribu
 			if userID, err = q.LockUserOfDevice(ctx, sess.DeviceID); err != nil {
 				return queries.Translate(err)
 			}
+			if err := q.ActAsUser(ctx, userID.String()); err != nil {
+				return err
+			}
 			return fn(ctx, q, userID)
 		})
 		lockFailed := userID == uuid.Nil && queries.ErrorCode(err) == queries.ENOTFOUND
@@ -163,6 +166,9 @@ func (s *Service) mint(w http.ResponseWriter, r *http.Request, fn ContributeFunc
 		userID = u.ID
 		if deviceID, err = q.CreateDevice(ctx, queries.CreateDeviceParams{UserID: u.ID, UserAgent: userAgent(r)}); err != nil {
 			return fmt.Errorf("mint: device: %w", err)
+		}
+		if err := q.ActAsUser(ctx, u.ID.String()); err != nil {
+			return err
 		}
 		return fn(ctx, q, u.ID)
 	})

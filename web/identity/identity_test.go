@@ -65,7 +65,7 @@ func addList(name string) ContributeFunc {
 		if err != nil {
 			return err
 		}
-		return q.AddListMember(ctx, queries.AddListMemberParams{ListID: id, UserID: userID})
+		return q.AddOwnerMembership(ctx, queries.AddOwnerMembershipParams{ListID: id, OwnerID: userID})
 	}
 }
 

@@ -31,7 +31,7 @@ type Moved struct {
 // made moves to the account and the guest is deleted, or, on any error,
 // nothing changes. A failure is recorded on the merge row for a retry.
 func (s *Service) runMerge(ctx context.Context, id int64) error {
-	err := queries.InTx(ctx, s.pool, func(q *queries.Queries) error { return s.merge(ctx, q, id) })
+	err := queries.InSystemTx(ctx, s.pool, func(q *queries.Queries) error { return s.merge(ctx, q, id) })
 	if err == nil {
 		s.metrics.merges.WithLabelValues("done").Inc()
 		return nil

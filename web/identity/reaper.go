@@ -48,7 +48,7 @@ func (s *Service) Reap(ctx context.Context, olderThan time.Duration, dryRun bool
 	cutoff := time.Now().Add(-olderThan)
 	if dryRun {
 		// The same deletes, rolled back: the count is exact.
-		err = queries.InTx(ctx, conn, func(q *queries.Queries) error {
+		err = queries.InSystemTx(ctx, conn, func(q *queries.Queries) error {
 			for {
 				ids, err := q.ReapIdleUsers(ctx, queries.ReapIdleUsersParams{Cutoff: cutoff, Batch: reapBatch})
 				res.Deleted += len(ids)
@@ -60,7 +60,7 @@ func (s *Service) Reap(ctx context.Context, olderThan time.Duration, dryRun bool
 	} else {
 		for {
 			var n int
-			err = queries.InTx(ctx, conn, func(q *queries.Queries) error {
+			err = queries.InSystemTx(ctx, conn, func(q *queries.Queries) error {
 				ids, err := q.ReapIdleUsers(ctx, queries.ReapIdleUsersParams{Cutoff: cutoff, Batch: reapBatch})
 				n = len(ids)
 				return err

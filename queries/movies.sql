@@ -1,0 +1,40 @@
+-- name: AddMovieForMember :one
+INSERT INTO movies (list_id, added_by, title, year)
+SELECT @list_id, @user_id, @title, sqlc.narg(year)::int
+WHERE EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = @list_id AND m.user_id = @user_id)
+RETURNING id;
+
+-- name: FindSameMovieForMember :one
+-- The film a duplicate would clash with (same title, folding case and
+-- spaces, and same year), to name it in the message.
+SELECT f.title, f.year, u.display_name AS added_by_name
+FROM movies f
+JOIN users u ON u.id = f.added_by
+WHERE f.list_id = @list_id
+  AND f.title_key = lower(regexp_replace(btrim(@title::text), '\s+', ' ', 'g'))
+  AND coalesce(f.year, 0) = coalesce(sqlc.narg(year)::int, 0)
+  AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = @list_id AND m.user_id = @user_id);
+
+-- name: ListMoviesForMember :many
+SELECT f.id, f.title, f.year, f.watched_at, f.created_at, f.added_by, u.display_name AS added_by_name
+FROM movies f
+JOIN users u ON u.id = f.added_by
+WHERE f.list_id = @list_id
+  AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = @list_id AND m.user_id = @user_id)
+ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id;
+
+-- name: DeleteMovieForAdderOrOwner :execrows
+DELETE FROM movies f USING lists l
+WHERE f.id = @id AND f.list_id = @list_id AND l.id = f.list_id
+  AND (f.added_by = @user_id OR l.owner_id = @user_id)
+  AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = f.list_id AND m.user_id = @user_id);
+
+-- name: ToggleWatchedForMember :execrows
+UPDATE movies f SET watched_at = CASE WHEN f.watched_at IS NULL THEN now() END
+WHERE f.id = @id AND f.list_id = @list_id
+  AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = f.list_id AND m.user_id = @user_id);
+
+-- name: CountMoviesForMember :one
+SELECT count(*) FROM movies f
+WHERE f.list_id = @list_id
+  AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = @list_id AND m.user_id = @user_id);

@@ -1,0 +1,432 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/http/cookiejar"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/moviedice/moviedice/queries"
+)
+
+func TestRowLevelSecurityNet(t *testing.T) {
+	a := mustAppWith(t, unlimited)
+	w := a.mustSweepWorld(t) // O and M on L; Z on ZL; X on its own list
+	w.o.post("/l/" + w.list + "/roll")
+	w.z.post("/l/" + w.zList + "/roll")
+	ctx := context.Background()
+	var oID uuid.UUID
+	a.db.Super(t).QueryRow(ctx, "SELECT owner_id FROM lists WHERE id = $1", w.list).Scan(&oID)
+
+	// What O may see, counted past row-level security.
+	visible := map[string]int64{}
+	for table, sql := range map[string]string{
+		"lists":        "SELECT count(*) FROM lists l WHERE EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = l.id AND m.user_id = $1)",
+		"list_members": "SELECT count(*) FROM list_members x WHERE EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = x.list_id AND m.user_id = $1)",
+		"movies":       "SELECT count(*) FROM movies x WHERE EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = x.list_id AND m.user_id = $1)",
+		"rolls":        "SELECT count(*) FROM rolls x WHERE EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = x.list_id AND m.user_id = $1)",
+	} {
+		visible[table] = a.db.MustCount(t, sql, oID)
+		if total := a.db.MustCount(t, "SELECT count(*) FROM "+table); total <= visible[table] {
+			t.Fatalf("fixture too small to show anything: %s has %d rows, %d visible", table, total, visible[table])
+		}
+	}
+
+	pool := a.srv.pool
+	for table, want := range visible {
+		t.Run("an unfiltered SELECT on "+table+" returns only the user's lists' rows", func(t *testing.T) {
+			var got int64
+			// A transaction set up the way queries.InUserTx sets up every
+			// request's (ActAsUser), with a raw query that forgot its filter.
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			q := queries.New(tx)
+			if err := q.ActAsUser(ctx, oID.String()); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("saw %d rows, want %d", got, want)
+			}
+		})
+	}
+	t.Run("with no acting user nothing is visible", func(t *testing.T) {
+		for table := range visible {
+			var got int64
+			if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&got); err != nil || got != 0 {
+				t.Errorf("%s: %d rows (%v)", table, got, err)
+			}
+		}
+	})
+	t.Run("writing into a foreign list is refused even without a filter", func(t *testing.T) {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		queries.New(tx).ActAsUser(ctx, oID.String())
+		_, err = tx.Exec(ctx, "INSERT INTO movies (list_id, added_by, title) VALUES ($1, $2, 'Sneaky')", w.zList, oID)
+		if err == nil || !strings.Contains(err.Error(), "row-level security") {
+			t.Errorf("insert into a foreign list: %v", err)
+		}
+	})
+	t.Run("joining a list by id, without its token, is refused", func(t *testing.T) {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		queries.New(tx).ActAsUser(ctx, oID.String())
+		_, err = tx.Exec(ctx, "INSERT INTO list_members (list_id, user_id) VALUES ($1, $2)", w.zList, oID)
+		if err == nil {
+			t.Errorf("joined a foreign list without its invitation")
+		}
+	})
+}
+
+func TestRollFairness(t *testing.T) {
+	a := mustApp(t)
+	b := a.browser(t)
+	list := b.mustStartList("Fair")
+	for _, title := range []string{"A", "B", "C", "D", "Watched"} {
+		res, _ := b.post(list+"/movies", "title", title)
+		mustRedirect(t, res, list)
+	}
+	a.db.MustExec(t, "UPDATE movies SET watched_at = now() WHERE title = 'Watched'")
+	ctx := context.Background()
+	var listID, userID uuid.UUID
+	a.db.Super(t).QueryRow(ctx, "SELECT id, owner_id FROM lists").Scan(&listID, &userID)
+
+	const rolls = 10_000
+	err := queries.InUserTx(ctx, a.srv.pool, userID, func(q *queries.Queries) error {
+		for range rolls {
+			if _, err := rollDie(ctx, q, listID, userID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := a.db.Super(t).Query(ctx, "SELECT f.title, count(r.id) FROM movies f LEFT JOIN rolls r ON r.movie_id = f.id GROUP BY f.title")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]int64{}
+	for rows.Next() {
+		var title string
+		var n int64
+		rows.Scan(&title, &n)
+		got[title] = n
+	}
+	for _, title := range []string{"A", "B", "C", "D"} {
+		if n := got[title]; n < 2250 || n > 2750 {
+			t.Errorf("%s picked %d times of %d, want 2500 ± 250", title, n, rolls)
+		}
+	}
+	if got["Watched"] != 0 {
+		t.Errorf("a watched film was picked %d times", got["Watched"])
+	}
+}
+
+func TestRollMessages(t *testing.T) {
+	a := mustApp(t)
+	b := a.browser(t)
+	list := b.mustStartList("Empty")
+	res, _ := b.post(list + "/roll")
+	loc := mustRedirect(t, res, list+"?done=nothing-to-roll")
+	_, body := b.get(loc)
+	mustSee(t, res, body, http.StatusSeeOther, "nothing to roll yet")
+	b.post(list+"/movies", "title", "Only one")
+	a.db.MustExec(t, "UPDATE movies SET watched_at = now()")
+	res, _ = b.post(list + "/roll")
+	loc = mustRedirect(t, res, list+"?done=all-watched")
+	_, body = b.get(loc)
+	if !strings.Contains(body, "Every film here is watched") {
+		t.Errorf("no all-watched message")
+	}
+	if n := a.db.MustCount(t, "SELECT count(*) FROM rolls"); n != 0 {
+		t.Errorf("%d rolls recorded with nothing to roll", n)
+	}
+	a.db.MustExec(t, "UPDATE movies SET watched_at = NULL")
+	res, _ = b.post(list + "/roll")
+	loc = mustRedirect(t, res, list+"?rolled=")
+	_, body = b.get(loc)
+	if !strings.Contains(body, "just-rolled") || !strings.Contains(body, "Tonight&#39;s film") && !strings.Contains(body, "Tonight's film") {
+		t.Errorf("the roll is not shown prominently")
+	}
+}
+
+func TestInvitations(t *testing.T) {
+	a := mustAppWith(t, unlimited)
+	o, friend, late := a.browser(t), a.browser(t), a.browser(t)
+	list := o.mustStartList("Movie club")
+	_, body := o.get(list)
+	link := between(body, `id="invite-link" readonly value="`, `"`)
+	if !strings.HasPrefix(link, a.srv.baseURL.String()+"/join/") {
+		t.Fatalf("invitation link %q is not on the base URL", link)
+	}
+	u := strings.TrimPrefix(link, a.srv.baseURL.String())
+	token := strings.TrimPrefix(u, "/join/")
+	if len(token) < 22 {
+		t.Fatalf("invite token %q is under 128 bits", token)
+	}
+
+	before := a.snapshot(t)
+	res, body := friend.get(u)
+	mustSee(t, res, body, 200, "Movie club", "1 member", "Join the list")
+	if len(res.Header.Values("Set-Cookie")) > 0 || a.snapshot(t) != before {
+		t.Errorf("viewing an invitation created something")
+	}
+	res, _ = friend.post(u)
+	mustRedirect(t, res, list)
+	res, _ = friend.post(u) // twice: a no-op
+	mustRedirect(t, res, list)
+	if n := a.db.MustCount(t, "SELECT count(*) FROM list_members"); n != 2 {
+		t.Errorf("%d memberships after joining twice", n)
+	}
+	_, body = friend.get(u)
+	if !strings.Contains(body, "already on this list") {
+		t.Errorf("a member is offered to join again")
+	}
+
+	t.Run("rotating the link kills the old one", func(t *testing.T) {
+		res, _ := o.post(list + "/invite/rotate")
+		mustRedirect(t, res, list)
+		for _, method := range []string{"GET", "POST"} {
+			var res *http.Response
+			if method == "GET" {
+				res, _ = late.get(u)
+			} else {
+				res, _ = late.post(u)
+			}
+			if res.StatusCode != 404 {
+				t.Errorf("%s old link: %d", method, res.StatusCode)
+			}
+		}
+		if n := a.db.MustCount(t, "SELECT count(*) FROM users"); n != 2 {
+			t.Errorf("a dead link minted a user")
+		}
+		_, body := o.get(list)
+		if fresh := between(body, `id="invite-link" readonly value="`, `"`); fresh == link || fresh == "" {
+			t.Errorf("link did not change")
+		}
+	})
+	t.Run("malformed tokens are a 404 without touching anything", func(t *testing.T) {
+		for _, bad := range []string{"short", strings.Repeat("A", 40), "%3Cscript%3E"} {
+			if res, _ := late.get("/join/" + bad); res.StatusCode != 404 {
+				t.Errorf("%q: %d", bad, res.StatusCode)
+			}
+		}
+	})
+}
+
+func between(s, start, end string) string {
+	_, after, ok := strings.Cut(s, start)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(after, end)
+	return v
+}
+
+func TestMembership(t *testing.T) {
+	a := mustAppWith(t, unlimited)
+	w := a.mustSweepWorld(t)
+	list := "/l/" + w.list
+
+	t.Run("the owner cannot leave", func(t *testing.T) {
+		res, body := w.o.post(list + "/leave")
+		mustSee(t, res, body, http.StatusConflict, "Make another member its owner first")
+	})
+	t.Run("hand-over makes a member the owner, who can then rename", func(t *testing.T) {
+		res, _ := w.o.post(list + "/members/" + w.mID + "/owner")
+		mustRedirect(t, res, list)
+		res, _ = w.m.post(list+"/rename", "name", "M's now")
+		mustRedirect(t, res, list)
+		if res, _ := w.o.post(list+"/rename", "name", "Not mine"); res.StatusCode != 404 {
+			t.Errorf("the old owner could still rename: %d", res.StatusCode)
+		}
+		// and the old owner may now leave
+		res, _ = w.o.post(list + "/leave")
+		mustRedirect(t, res, "/?done=left")
+		if res, _ := w.o.get(list); res.StatusCode != 404 {
+			t.Errorf("left, yet the list still shows: %d", res.StatusCode)
+		}
+	})
+	t.Run("hand-over only to a member", func(t *testing.T) {
+		var xID string
+		a.db.Super(t).QueryRow(context.Background(), "SELECT owner_id::text FROM lists WHERE name = 'X''s own'").Scan(&xID)
+		if res, _ := w.m.post(list + "/members/" + xID + "/owner"); res.StatusCode != 404 {
+			t.Errorf("handed over to a non-member: %d", res.StatusCode)
+		}
+	})
+	t.Run("the owner removes a member, who then cannot see the list", func(t *testing.T) {
+		res, _ := w.x.post("/join/" + w.token)
+		mustRedirect(t, res, list)
+		var xID string
+		a.db.Super(t).QueryRow(context.Background(), "SELECT owner_id::text FROM lists WHERE name = 'X''s own'").Scan(&xID)
+		res, _ = w.m.post(list + "/members/" + xID + "/remove")
+		mustRedirect(t, res, list)
+		if res, _ := w.x.get(list); res.StatusCode != 404 {
+			t.Errorf("removed member still sees the list: %d", res.StatusCode)
+		}
+	})
+	t.Run("deleting asks first, then deletes for everyone", func(t *testing.T) {
+		res, body := w.m.post(list + "/delete")
+		mustSee(t, res, body, 200, "Delete “M&#39;s now”?", "cannot be undone", `name="confirm" value="yes"`)
+		if n := a.db.MustCount(t, "SELECT count(*) FROM lists WHERE id = $1", w.list); n != 1 {
+			t.Fatalf("deleted without confirmation")
+		}
+		res, _ = w.m.post(list+"/delete", "confirm", "yes")
+		mustRedirect(t, res, "/?done=deleted")
+		if n := a.db.MustCount(t, "SELECT (SELECT count(*) FROM lists WHERE id = $1) + (SELECT count(*) FROM movies WHERE list_id = $1)", w.list); n != 0 {
+			t.Errorf("list or films left after delete")
+		}
+	})
+}
+
+func TestFilmsAndValidation(t *testing.T) {
+	a := mustAppWith(t, unlimited)
+	w := a.mustSweepWorld(t)
+	list := "/l/" + w.list
+	res, _ := w.o.post(list+"/movies", "title", "Alien", "year", "1979")
+	mustRedirect(t, res, list)
+
+	next := strconv.Itoa(time.Now().Year() + 1)
+	cases := []struct {
+		name, title, year string
+		status            int
+		want              string
+	}{
+		{"empty title", "", "", 422, "Please enter a title"},
+		{"blank title", "   ", "", 422, "Please enter a title"},
+		{"201 characters", strings.Repeat("x", 201), "", 422, "at most 200"},
+		{"control character", "Alien\x00", "", 422, "control characters"},
+		{"year not a number", "Heat", "abcd", 422, "four digits"},
+		{"two-digit year", "Heat", "95", 422, "four digits"},
+		{"year before film", "Heat", "1869", 422, "between 1870 and " + next},
+		{"year after next", "Heat", strconv.Itoa(time.Now().Year() + 2), 422, "between 1870 and " + next},
+		{"duplicate, any case and spacing", "  aLIEN  ", "1979", 409, "“Alien” (1979) is already on this list, added by"},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			before := a.snapshot(t)
+			res, body := w.m.post(list+"/movies", "title", tt.title, "year", tt.year)
+			mustSee(t, res, body, tt.status, tt.want)
+			if tt.year != "" && !strings.Contains(body, `value="`+tt.year+`"`) {
+				t.Errorf("the form lost the year typed")
+			}
+			if a.snapshot(t) != before {
+				t.Errorf("refused input changed the database")
+			}
+		})
+	}
+	t.Run("same title, other year, is another film", func(t *testing.T) {
+		res, _ := w.m.post(list+"/movies", "title", "Alien", "year", "1980")
+		mustRedirect(t, res, list)
+	})
+	t.Run("HTML in a title is text", func(t *testing.T) {
+		w.m.post(list+"/movies", "title", `<img src=x onerror=alert(1)>`)
+		_, body := w.o.get(list)
+		if strings.Contains(body, "<img src=x") || !strings.Contains(body, "&lt;img src=x onerror=alert(1)&gt;") {
+			t.Errorf("title not escaped")
+		}
+	})
+	t.Run("who may remove and mark films", func(t *testing.T) {
+		var alien string
+		a.db.Super(t).QueryRow(context.Background(), "SELECT id::text FROM movies WHERE title = 'Alien' AND year = 1979").Scan(&alien)
+		_, body := w.m.get(list)
+		if strings.Contains(body, "/movies/"+alien+"/delete") {
+			t.Errorf("a member who did not add a film is offered to remove it")
+		}
+		if res, _ := w.m.post(list + "/movies/" + alien + "/delete"); res.StatusCode != 404 {
+			t.Errorf("a member removed someone else's film: %d", res.StatusCode)
+		}
+		res, _ := w.m.post(list + "/movies/" + alien + "/watched")
+		mustRedirect(t, res, list)
+		if n := a.db.MustCount(t, "SELECT count(*) FROM movies WHERE id = $1 AND watched_at IS NOT NULL", alien); n != 1 {
+			t.Errorf("not marked watched")
+		}
+		w.m.post(list + "/movies/" + alien + "/watched")
+		if n := a.db.MustCount(t, "SELECT count(*) FROM movies WHERE id = $1 AND watched_at IS NULL", alien); n != 1 {
+			t.Errorf("not marked unwatched")
+		}
+		res, _ = w.o.post(list + "/movies/" + alien + "/delete")
+		mustRedirect(t, res, list)
+	})
+	t.Run("rename validation", func(t *testing.T) {
+		for _, name := range []string{"", strings.Repeat("n", 81), "a\nb"} {
+			before := a.snapshot(t)
+			res, body := w.o.post(list+"/rename", "name", name)
+			mustSee(t, res, body, 422, "list name")
+			if a.snapshot(t) != before {
+				t.Errorf("refused rename changed the database")
+			}
+		}
+	})
+	t.Run("films show who added them and when", func(t *testing.T) {
+		_, body := w.o.get(list)
+		if !strings.Contains(body, "added by ") || !strings.Contains(body, time.Now().UTC().Format("2 Jan 2006")) {
+			t.Errorf("no adder or date")
+		}
+	})
+}
+
+// follower is a browser that follows redirects like one with JavaScript off.
+func (a *testApp) follower(t *testing.T) *browser {
+	b := a.browser(t)
+	jar, _ := cookiejar.New(nil)
+	b.client = &http.Client{Jar: jar}
+	return b
+}
+
+func TestWithoutJavaScript(t *testing.T) {
+	a := mustAppWith(t, unlimited)
+	host, guest := a.follower(t), a.follower(t)
+	step := func(b *browser, path string, form []string, wantPath string, wants ...string) string {
+		t.Helper()
+		res, body := b.post(path, form...)
+		mustSee(t, res, body, 200, wants...)
+		if !strings.HasPrefix(res.Request.URL.Path, wantPath) {
+			t.Fatalf("landed on %s, want %s", res.Request.URL.Path, wantPath)
+		}
+		return body
+	}
+	body := step(host, "/lists", []string{"name", "Saturday"}, "/l/", "Saturday", "No films yet")
+	list := "/l/" + between(body, `action="/l/`, `/roll"`)
+	step(host, list+"/movies", []string{"title", "Paddington 2", "year", "2017"}, list, "Paddington 2")
+	step(host, list+"/movies", []string{"title", "Arrival", "year", "2016"}, list, "Arrival")
+	step(host, list+"/roll", nil, list, "Tonight")
+	join := strings.TrimPrefix(between(step(host, list+"/invite/rotate", nil, list), `readonly value="`, `"`), a.srv.baseURL.String())
+	step(guest, join, nil, list, "Welcome to the list", "Saturday")
+	step(guest, list+"/movies", []string{"title", "Heat"}, list, "Heat")
+	step(guest, list+"/roll", nil, list, "rolled by")
+
+	// The host's code, pasted by a guest with a list of its own, merges it.
+	code := between(step(host, "/account/recovery-code", nil, "/account/recovery-code"), `id="recovery-code">`, "<")
+	other := a.follower(t)
+	step(other, "/lists", []string{"name", "Guest picks"}, "/l/", "Guest picks")
+	body = step(other, "/claim", []string{"code", code}, "/claim", "1 list", "Merge and sign in")
+	step(other, "/claim/confirm", []string{"token", between(body, `name="token" value="`, `"`)}, "/account", "Your guest lists and films are now in this account")
+	res, body := other.get("/")
+	mustSee(t, res, body, 200, "Saturday", "Guest picks")
+
+	body = step(host, list+"/delete", nil, list, "cannot be undone")
+	step(host, list+"/delete", []string{"confirm", "yes"}, "/", "The list is deleted")
+	if !strings.Contains(body, "Delete") {
+		t.Errorf("no confirmation page")
+	}
+}
