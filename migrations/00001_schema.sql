@@ -84,7 +84,7 @@ CREATE INDEX rolls_rolled_by_idx ON rolls (rolled_by);
 CREATE TABLE merges (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     from_user       uuid NOT NULL,
-    into_user       uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    into_user       uuid NOT NULL REFERENCES users (id) ON DELETE RESTRICT,
     status          text NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
     moved           jsonb NOT NULL DEFAULT '{}',
     error           text NOT NULL DEFAULT '',

@@ -38,9 +38,15 @@ AS $$ SELECT nullif(current_setting('app.user_id', true), '')::uuid $$;
 -- moviedice_lookup. Policies call it as a scalar subquery, (SELECT
 -- member_lists()), so it runs once per statement, not once per row.
 -- +goose StatementBegin
+-- It is plpgsql, not sql, because a plpgsql body's plan is cached for the
+-- session; a sql function's is made anew in every statement.
 CREATE FUNCTION member_lists() RETURNS uuid[]
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
-AS $$ SELECT coalesce(array_agg(m.list_id), '{}') FROM public.list_members m WHERE m.user_id = public.app_user() $$;
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+AS $$
+BEGIN
+    RETURN (SELECT coalesce(array_agg(m.list_id), '{}') FROM public.list_members m WHERE m.user_id = public.app_user());
+END
+$$;
 -- +goose StatementEnd
 
 -- +goose StatementBegin

@@ -59,7 +59,12 @@ ON CONFLICT (user_id) DO UPDATE
 SET selector = EXCLUDED.selector, verifier = EXCLUDED.verifier, created_at = now(), last_used_at = NULL;
 
 -- name: GetRecoveryCodeBySelector :one
-SELECT user_id, verifier FROM recovery_codes WHERE selector = $1;
+SELECT user_id, verifier, created_at FROM recovery_codes WHERE selector = $1;
+
+-- name: LockRecoveryCode :one
+-- When the user's code was made; the share lock holds off a replacement
+-- until the claim that checked it commits.
+SELECT created_at FROM recovery_codes WHERE user_id = $1 FOR SHARE;
 
 -- name: MarkRecoveryCodeUsed :exec
 UPDATE recovery_codes SET last_used_at = now() WHERE user_id = $1;
@@ -74,3 +79,6 @@ SELECT
     (SELECT count(*) FROM movies f WHERE f.added_by = @user_id) AS movies,
     (SELECT count(*) FROM rolls r WHERE r.rolled_by = @user_id) AS rolls,
     EXISTS (SELECT 1 FROM recovery_codes c WHERE c.user_id = @user_id) AS secured;
+
+-- name: GetDisplayName :one
+SELECT display_name FROM users WHERE id = $1;

@@ -126,19 +126,31 @@ func (q *Queries) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
 	return result.RowsAffected(), nil
 }
 
+const getDisplayName = `-- name: GetDisplayName :one
+SELECT display_name FROM users WHERE id = $1
+`
+
+func (q *Queries) GetDisplayName(ctx context.Context, id uuid.UUID) (string, error) {
+	row := q.db.QueryRow(ctx, getDisplayName, id)
+	var display_name string
+	err := row.Scan(&display_name)
+	return display_name, err
+}
+
 const getRecoveryCodeBySelector = `-- name: GetRecoveryCodeBySelector :one
-SELECT user_id, verifier FROM recovery_codes WHERE selector = $1
+SELECT user_id, verifier, created_at FROM recovery_codes WHERE selector = $1
 `
 
 type GetRecoveryCodeBySelectorRow struct {
-	UserID   uuid.UUID
-	Verifier string
+	UserID    uuid.UUID
+	Verifier  string
+	CreatedAt time.Time
 }
 
 func (q *Queries) GetRecoveryCodeBySelector(ctx context.Context, selector []byte) (GetRecoveryCodeBySelectorRow, error) {
 	row := q.db.QueryRow(ctx, getRecoveryCodeBySelector, selector)
 	var i GetRecoveryCodeBySelectorRow
-	err := row.Scan(&i.UserID, &i.Verifier)
+	err := row.Scan(&i.UserID, &i.Verifier, &i.CreatedAt)
 	return i, err
 }
 
@@ -213,6 +225,19 @@ func (q *Queries) ListDevicesForUser(ctx context.Context, userID uuid.UUID) ([]L
 		return nil, err
 	}
 	return items, nil
+}
+
+const lockRecoveryCode = `-- name: LockRecoveryCode :one
+SELECT created_at FROM recovery_codes WHERE user_id = $1 FOR SHARE
+`
+
+// When the user's code was made; the share lock holds off a replacement
+// until the claim that checked it commits.
+func (q *Queries) LockRecoveryCode(ctx context.Context, userID uuid.UUID) (time.Time, error) {
+	row := q.db.QueryRow(ctx, lockRecoveryCode, userID)
+	var created_at time.Time
+	err := row.Scan(&created_at)
+	return created_at, err
 }
 
 const lockUserOfDevice = `-- name: LockUserOfDevice :one

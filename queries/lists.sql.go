@@ -120,6 +120,108 @@ func (q *Queries) GetListForMember(ctx context.Context, arg GetListForMemberPara
 	return i, err
 }
 
+const getListPageForMember = `-- name: GetListPageForMember :one
+SELECT l.id, l.owner_id, l.name, l.invite_token, l.version, l.created_at, o.display_name AS owner_name,
+       mem.ids::uuid[] AS member_ids, mem.names::text[] AS member_names,
+       mov.ids::uuid[] AS movie_ids, mov.titles::text[] AS movie_titles, mov.years::int[] AS movie_years,
+       mov.watched::bool[] AS movie_watched, mov.added_by::uuid[] AS movie_added_by,
+       mov.added_by_names::text[] AS movie_added_by_names, mov.created::timestamptz[] AS movie_created,
+       rol.ids::uuid[] AS roll_ids, rol.created::timestamptz[] AS roll_created, rol.titles::text[] AS roll_titles,
+       rol.years::int[] AS roll_years, rol.names::text[] AS roll_names
+FROM lists l
+JOIN list_members me ON me.list_id = l.id AND me.user_id = $1
+JOIN users o ON o.id = l.owner_id
+CROSS JOIN LATERAL (
+    SELECT coalesce(array_agg(u.id ORDER BY u.id = l.owner_id DESC, m.joined_at, u.id), '{}') AS ids,
+           coalesce(array_agg(u.display_name ORDER BY u.id = l.owner_id DESC, m.joined_at, u.id), '{}') AS names
+    FROM list_members m JOIN users u ON u.id = m.user_id
+    WHERE m.list_id = l.id) mem
+CROSS JOIN LATERAL (
+    SELECT coalesce(array_agg(f.id ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS ids,
+           coalesce(array_agg(f.title ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS titles,
+           coalesce(array_agg(coalesce(f.year, 0) ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS years,
+           coalesce(array_agg(f.watched_at IS NOT NULL ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS watched,
+           coalesce(array_agg(f.added_by ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS added_by,
+           coalesce(array_agg(u.display_name ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS added_by_names,
+           coalesce(array_agg(f.created_at ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS created
+    FROM movies f JOIN users u ON u.id = f.added_by
+    WHERE f.list_id = l.id) mov
+CROSS JOIN LATERAL (
+    SELECT coalesce(array_agg(x.id ORDER BY x.created_at DESC, x.id), '{}') AS ids,
+           coalesce(array_agg(x.created_at ORDER BY x.created_at DESC, x.id), '{}') AS created,
+           coalesce(array_agg(x.title ORDER BY x.created_at DESC, x.id), '{}') AS titles,
+           coalesce(array_agg(x.year ORDER BY x.created_at DESC, x.id), '{}') AS years,
+           coalesce(array_agg(x.name ORDER BY x.created_at DESC, x.id), '{}') AS names
+    FROM (SELECT r.id, r.created_at, f.title, coalesce(f.year, 0) AS year, u.display_name AS name
+            FROM rolls r JOIN movies f ON f.id = r.movie_id JOIN users u ON u.id = r.rolled_by
+           WHERE r.list_id = l.id
+           ORDER BY r.created_at DESC, r.id
+           LIMIT 5) x) rol
+WHERE l.id = $2
+`
+
+type GetListPageForMemberParams struct {
+	UserID uuid.UUID
+	ID     uuid.UUID
+}
+
+type GetListPageForMemberRow struct {
+	ID                uuid.UUID
+	OwnerID           uuid.UUID
+	Name              string
+	InviteToken       string
+	Version           int64
+	CreatedAt         time.Time
+	OwnerName         string
+	MemberIds         []uuid.UUID
+	MemberNames       []string
+	MovieIds          []uuid.UUID
+	MovieTitles       []string
+	MovieYears        []int32
+	MovieWatched      []bool
+	MovieAddedBy      []uuid.UUID
+	MovieAddedByNames []string
+	MovieCreated      []time.Time
+	RollIds           []uuid.UUID
+	RollCreated       []time.Time
+	RollTitles        []string
+	RollYears         []int32
+	RollNames         []string
+}
+
+// Everything a list page shows, in one statement: the list (if the user is
+// on it), and its members, films and last five rolls as parallel arrays
+// (element i of each *_ids/*_names/... array belongs together), which
+// decode far faster than JSON.
+func (q *Queries) GetListPageForMember(ctx context.Context, arg GetListPageForMemberParams) (GetListPageForMemberRow, error) {
+	row := q.db.QueryRow(ctx, getListPageForMember, arg.UserID, arg.ID)
+	var i GetListPageForMemberRow
+	err := row.Scan(
+		&i.ID,
+		&i.OwnerID,
+		&i.Name,
+		&i.InviteToken,
+		&i.Version,
+		&i.CreatedAt,
+		&i.OwnerName,
+		&i.MemberIds,
+		&i.MemberNames,
+		&i.MovieIds,
+		&i.MovieTitles,
+		&i.MovieYears,
+		&i.MovieWatched,
+		&i.MovieAddedBy,
+		&i.MovieAddedByNames,
+		&i.MovieCreated,
+		&i.RollIds,
+		&i.RollCreated,
+		&i.RollTitles,
+		&i.RollYears,
+		&i.RollNames,
+	)
+	return i, err
+}
+
 const handOverListForOwner = `-- name: HandOverListForOwner :execrows
 UPDATE lists SET owner_id = $1
 WHERE id = $2 AND owner_id = $3 AND $1::uuid <> $3::uuid

@@ -7,7 +7,6 @@ package queries
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -29,53 +28,6 @@ func (q *Queries) LeaveListForMember(ctx context.Context, arg LeaveListForMember
 		return 0, err
 	}
 	return result.RowsAffected(), nil
-}
-
-const listMembersForMember = `-- name: ListMembersForMember :many
-SELECT u.id, u.display_name, m.joined_at, (l.owner_id = u.id) AS is_owner
-FROM list_members m
-JOIN users u ON u.id = m.user_id
-JOIN lists l ON l.id = m.list_id
-WHERE m.list_id = $1
-  AND EXISTS (SELECT 1 FROM list_members me WHERE me.list_id = $1 AND me.user_id = $2)
-ORDER BY is_owner DESC, m.joined_at, u.display_name
-`
-
-type ListMembersForMemberParams struct {
-	ListID uuid.UUID
-	UserID uuid.UUID
-}
-
-type ListMembersForMemberRow struct {
-	ID          uuid.UUID
-	DisplayName string
-	JoinedAt    time.Time
-	IsOwner     bool
-}
-
-func (q *Queries) ListMembersForMember(ctx context.Context, arg ListMembersForMemberParams) ([]ListMembersForMemberRow, error) {
-	rows, err := q.db.Query(ctx, listMembersForMember, arg.ListID, arg.UserID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []ListMembersForMemberRow
-	for rows.Next() {
-		var i ListMembersForMemberRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.DisplayName,
-			&i.JoinedAt,
-			&i.IsOwner,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const removeMemberForOwner = `-- name: RemoveMemberForOwner :execrows

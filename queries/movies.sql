@@ -15,14 +15,6 @@ WHERE f.list_id = @list_id
   AND coalesce(f.year, 0) = coalesce(sqlc.narg(year)::int, 0)
   AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = @list_id AND m.user_id = @user_id);
 
--- name: ListMoviesForMember :many
-SELECT f.id, f.title, f.year, f.watched_at, f.created_at, f.added_by, u.display_name AS added_by_name
-FROM movies f
-JOIN users u ON u.id = f.added_by
-WHERE f.list_id = @list_id
-  AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = @list_id AND m.user_id = @user_id)
-ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id;
-
 -- name: DeleteMovieForAdderOrOwner :execrows
 DELETE FROM movies f USING lists l
 WHERE f.id = @id AND f.list_id = @list_id AND l.id = f.list_id

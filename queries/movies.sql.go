@@ -7,7 +7,6 @@ package queries
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -112,58 +111,6 @@ func (q *Queries) FindSameMovieForMember(ctx context.Context, arg FindSameMovieF
 	var i FindSameMovieForMemberRow
 	err := row.Scan(&i.Title, &i.Year, &i.AddedByName)
 	return i, err
-}
-
-const listMoviesForMember = `-- name: ListMoviesForMember :many
-SELECT f.id, f.title, f.year, f.watched_at, f.created_at, f.added_by, u.display_name AS added_by_name
-FROM movies f
-JOIN users u ON u.id = f.added_by
-WHERE f.list_id = $1
-  AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = $1 AND m.user_id = $2)
-ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id
-`
-
-type ListMoviesForMemberParams struct {
-	ListID uuid.UUID
-	UserID uuid.UUID
-}
-
-type ListMoviesForMemberRow struct {
-	ID          uuid.UUID
-	Title       string
-	Year        *int32
-	WatchedAt   *time.Time
-	CreatedAt   time.Time
-	AddedBy     uuid.UUID
-	AddedByName string
-}
-
-func (q *Queries) ListMoviesForMember(ctx context.Context, arg ListMoviesForMemberParams) ([]ListMoviesForMemberRow, error) {
-	rows, err := q.db.Query(ctx, listMoviesForMember, arg.ListID, arg.UserID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []ListMoviesForMemberRow
-	for rows.Next() {
-		var i ListMoviesForMemberRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.Title,
-			&i.Year,
-			&i.WatchedAt,
-			&i.CreatedAt,
-			&i.AddedBy,
-			&i.AddedByName,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const toggleWatchedForMember = `-- name: ToggleWatchedForMember :execrows

@@ -1,3 +1,8 @@
+-- name: TryReaperLock :one
+-- One reaper at a time across instances: each batch's transaction holds
+-- this lock, released at commit.
+SELECT pg_try_advisory_xact_lock(@lock_id::bigint) AS locked;
+
 -- name: ReapIdleUsers :many
 -- Deletes up to @batch users with no recovery code and nothing made or
 -- joined, idle since before @cutoff. Users locked by a running contribution

@@ -57,3 +57,16 @@ func (q *Queries) ReapIdleUsers(ctx context.Context, arg ReapIdleUsersParams) ([
 	}
 	return items, nil
 }
+
+const tryReaperLock = `-- name: TryReaperLock :one
+SELECT pg_try_advisory_xact_lock($1::bigint) AS locked
+`
+
+// One reaper at a time across instances: each batch's transaction holds
+// this lock, released at commit.
+func (q *Queries) TryReaperLock(ctx context.Context, lockID int64) (bool, error) {
+	row := q.db.QueryRow(ctx, tryReaperLock, lockID)
+	var locked bool
+	err := row.Scan(&locked)
+	return locked, err
+}

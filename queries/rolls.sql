@@ -9,13 +9,3 @@ INSERT INTO rolls (list_id, movie_id, rolled_by)
 SELECT @list_id, @movie_id, @user_id
 WHERE EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = @list_id AND m.user_id = @user_id)
 RETURNING id;
-
--- name: ListRecentRollsForMember :many
-SELECT r.id, r.created_at, f.title, f.year, u.display_name AS rolled_by_name
-FROM rolls r
-JOIN movies f ON f.id = r.movie_id
-JOIN users u ON u.id = r.rolled_by
-WHERE r.list_id = @list_id
-  AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = @list_id AND m.user_id = @user_id)
-ORDER BY r.created_at DESC, r.id
-LIMIT 5;

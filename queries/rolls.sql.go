@@ -7,7 +7,6 @@ package queries
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -30,56 +29,6 @@ func (q *Queries) CreateRollForMember(ctx context.Context, arg CreateRollForMemb
 	var id uuid.UUID
 	err := row.Scan(&id)
 	return id, err
-}
-
-const listRecentRollsForMember = `-- name: ListRecentRollsForMember :many
-SELECT r.id, r.created_at, f.title, f.year, u.display_name AS rolled_by_name
-FROM rolls r
-JOIN movies f ON f.id = r.movie_id
-JOIN users u ON u.id = r.rolled_by
-WHERE r.list_id = $1
-  AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = $1 AND m.user_id = $2)
-ORDER BY r.created_at DESC, r.id
-LIMIT 5
-`
-
-type ListRecentRollsForMemberParams struct {
-	ListID uuid.UUID
-	UserID uuid.UUID
-}
-
-type ListRecentRollsForMemberRow struct {
-	ID           uuid.UUID
-	CreatedAt    time.Time
-	Title        string
-	Year         *int32
-	RolledByName string
-}
-
-func (q *Queries) ListRecentRollsForMember(ctx context.Context, arg ListRecentRollsForMemberParams) ([]ListRecentRollsForMemberRow, error) {
-	rows, err := q.db.Query(ctx, listRecentRollsForMember, arg.ListID, arg.UserID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []ListRecentRollsForMemberRow
-	for rows.Next() {
-		var i ListRecentRollsForMemberRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.CreatedAt,
-			&i.Title,
-			&i.Year,
-			&i.RolledByName,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const listUnwatchedMovieIDsForMember = `-- name: ListUnwatchedMovieIDsForMember :many

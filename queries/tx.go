@@ -2,55 +2,166 @@ package queries
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Beginner starts transactions: a *pgxpool.Pool, or one of its connections.
-type Beginner interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
+// DB is where transactions run: the pool, or one connection taken from it
+// (when something else, such as an advisory lock, must share it).
+type DB interface {
+	*pgxpool.Pool | *pgxpool.Conn
 }
 
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back
-// otherwise. It is the one place transactions begin and end.
-func InTx(ctx context.Context, db Beginner, fn func(q *Queries) error) error {
-	tx, err := db.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if err := fn(New(tx)); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+// otherwise. With InUserTx and InSystemTx it is the one place transactions
+// begin and end.
+func InTx[D DB](ctx context.Context, db D, fn func(q *Queries) error) error {
+	return inTx(ctx, db, nil, fn)
 }
 
 // InUserTx runs fn in one transaction acting for userID: besides the
 // filters in each query's own SQL, row-level security limits every row to
 // the lists userID is on. Request handlers reach list data only this way.
-func InUserTx(ctx context.Context, db Beginner, userID uuid.UUID, fn func(q *Queries) error) error {
-	return InTx(ctx, db, func(q *Queries) error {
-		if err := q.ActAsUser(ctx, userID.String()); err != nil {
-			return fmt.Errorf("act as user: %w", err)
-		}
-		return fn(q)
-	})
+func InUserTx[D DB](ctx context.Context, db D, userID uuid.UUID, fn func(q *Queries) error) error {
+	return inTx(ctx, db, &queued{sql: actAsUser, args: []any{userID.String()}}, fn)
 }
 
 // InSystemTx runs fn in one transaction as moviedice_system, which row-level
 // security lets see every list. It is for identity's work across users
 // (merging a guest into an account, reaping, claim previews) and
 // server-wide counts; never for a request's own reads and writes.
-func InSystemTx(ctx context.Context, db Beginner, fn func(q *Queries) error) error {
-	return InTx(ctx, db, func(q *Queries) error {
-		if err := q.ActAsSystem(ctx); err != nil {
-			return fmt.Errorf("act as system: %w", err)
-		}
-		return fn(q)
-	})
+func InSystemTx[D DB](ctx context.Context, db D, fn func(q *Queries) error) error {
+	return inTx(ctx, db, &queued{sql: actAsSystem}, fn)
 }
+
+type queued struct {
+	sql  string
+	args []any
+}
+
+func inTx[D DB](ctx context.Context, db D, actAs *queued, fn func(q *Queries) error) error {
+	var conn *pgxpool.Conn
+	switch v := any(db).(type) {
+	case *pgxpool.Pool:
+		c, err := v.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		defer c.Release() // a connection left inside a transaction is closed, not reused
+		conn = c
+	case *pgxpool.Conn:
+		conn = v
+	}
+	tx := &pipelinedTx{conn: conn.Conn(), actAs: actAs}
+	err := fn(New(tx))
+	if !tx.begun {
+		return err // fn ran no statement: there is no transaction to end
+	}
+	end := "COMMIT"
+	if err != nil {
+		end = "ROLLBACK"
+	}
+	if _, endErr := tx.conn.Exec(context.WithoutCancel(ctx), end); endErr != nil && err == nil {
+		return fmt.Errorf("commit: %w", endErr)
+	}
+	return err
+}
+
+// pipelinedTx is a transaction that sends BEGIN, and the statement that
+// sets who it acts as, in one round trip with its first query, instead of
+// one round trip each. Later statements run on the connection inside it.
+type pipelinedTx struct {
+	conn  *pgx.Conn
+	actAs *queued
+	begun bool
+}
+
+// start sends BEGIN, the act-as statement and the first query as one batch
+// and returns the batch positioned at the first query's result.
+func (t *pipelinedTx) start(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	if t.actAs != nil {
+		b.Queue(t.actAs.sql, t.actAs.args...)
+	}
+	b.Queue(sql, args...)
+	br := t.conn.SendBatch(ctx, b)
+	t.begun = true
+	for range len(b.QueuedQueries) - 1 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, fmt.Errorf("begin: %w", err)
+		}
+	}
+	return br, nil
+}
+
+func (t *pipelinedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if t.begun {
+		return t.conn.Exec(ctx, sql, args...)
+	}
+	br, err := t.start(ctx, sql, args)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := br.Exec()
+	return tag, errors.Join(err, br.Close())
+}
+
+func (t *pipelinedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if t.begun {
+		return t.conn.Query(ctx, sql, args...)
+	}
+	br, err := t.start(ctx, sql, args)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	return &batchRows{Rows: rows, br: br}, nil
+}
+
+func (t *pipelinedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if t.begun {
+		return t.conn.QueryRow(ctx, sql, args...)
+	}
+	br, err := t.start(ctx, sql, args)
+	if err != nil {
+		return errRow{err}
+	}
+	return batchRow{br}
+}
+
+// batchRows closes the batch along with the rows.
+type batchRows struct {
+	pgx.Rows
+	br pgx.BatchResults
+}
+
+func (r *batchRows) Close() {
+	r.Rows.Close()
+	r.br.Close()
+}
+
+// batchRow scans the batch's pending row, then closes the batch.
+type batchRow struct{ br pgx.BatchResults }
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.br.QueryRow().Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }

@@ -3,6 +3,7 @@ package views
 import (
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,4 +24,25 @@ func count(n int64, one, many string) string {
 // escaped for a data: URL.
 func downloadText(code string) string {
 	return url.PathEscape("MovieDice recovery code\n\n" + code + "\n\nPaste it at /claim on another device to use your account there.\n")
+}
+
+// guestData says what a guest has, naming only what there is:
+// "2 lists, 1 joined list and 7 films".
+func guestData(c ClaimPreview) string {
+	var parts []string
+	for _, p := range []struct {
+		n         int64
+		one, many string
+	}{{c.Lists, "list", "lists"}, {c.Memberships, "joined list", "joined lists"}, {c.Movies, "film", "films"}, {c.Rolls, "roll", "rolls"}} {
+		if p.n > 0 {
+			parts = append(parts, count(p.n, p.one, p.many))
+		}
+	}
+	switch len(parts) {
+	case 0:
+		return "nothing"
+	case 1:
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }

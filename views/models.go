@@ -172,6 +172,8 @@ type Claim struct {
 
 // ClaimPreview asks before a guest's data moves (or the browser switches).
 type ClaimPreview struct {
+	// IntoName names the account being signed in to.
+	IntoName                          string
 	Lists, Memberships, Movies, Rolls int64
 	Switch                            bool
 	Token                             string

@@ -44,7 +44,7 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		p := res.Preview
 		s.render(w, r, http.StatusOK, views.ClaimPreviewPage(s.page(r, "Before you continue"), views.ClaimPreview{
-			Lists: p.Lists, Memberships: p.Memberships, Movies: p.Movies, Rolls: p.Rolls, Switch: p.Switch, Token: res.Token,
+			IntoName: p.IntoName, Lists: p.Lists, Memberships: p.Memberships, Movies: p.Movies, Rolls: p.Rolls, Switch: p.Switch, Token: res.Token,
 		}))
 	default:
 		seeOther(w, r, "/account?done=signed-in")

@@ -37,7 +37,7 @@ func (s *Server) showList(w http.ResponseWriter, r *http.Request) {
 // first (a form's input and messages).
 func (s *Server) renderList(w http.ResponseWriter, r *http.Request, id uuid.UUID, status int, adjust func(*views.ListPage)) {
 	var page *views.ListPage
-	err := s.inTx(r, func(q *queries.Queries, sess *identity.Session) error {
+	err := s.read(r, func(q *queries.Queries, sess *identity.Session) error {
 		var err error
 		page, err = s.loadList(r.Context(), q, sess, id)
 		return err
@@ -55,52 +55,35 @@ func (s *Server) renderList(w http.ResponseWriter, r *http.Request, id uuid.UUID
 	s.render(w, r, status, views.ListPageView(s.page(r, page.Name), *page))
 }
 
-// loadList reads everything a list page shows, each query filtered to the
-// viewer's membership.
+// loadList reads everything a list page shows in one query, filtered to
+// the viewer's membership.
 func (s *Server) loadList(ctx context.Context, q *queries.Queries, sess *identity.Session, id uuid.UUID) (*views.ListPage, error) {
-	l, err := q.GetListForMember(ctx, queries.GetListForMemberParams{ID: id, UserID: sess.UserID})
+	l, err := q.GetListPageForMember(ctx, queries.GetListPageForMemberParams{ID: id, UserID: sess.UserID})
 	if err != nil {
 		return nil, queries.Translate(err)
-	}
-	members, err := q.ListMembersForMember(ctx, queries.ListMembersForMemberParams{ListID: id, UserID: sess.UserID})
-	if err != nil {
-		return nil, err
-	}
-	movies, err := q.ListMoviesForMember(ctx, queries.ListMoviesForMemberParams{ListID: id, UserID: sess.UserID})
-	if err != nil {
-		return nil, err
-	}
-	rolls, err := q.ListRecentRollsForMember(ctx, queries.ListRecentRollsForMemberParams{ListID: id, UserID: sess.UserID})
-	if err != nil {
-		return nil, err
 	}
 	owner := l.OwnerID == sess.UserID
 	page := &views.ListPage{
 		ID: l.ID.String(), Name: l.Name, OwnerName: l.OwnerName, Created: l.CreatedAt, Owner: owner,
-		Rename: views.TextForm{Value: l.Name},
+		Rename:  views.TextForm{Value: l.Name},
+		Members: make([]views.Member, len(l.MemberIds)),
+		Movies:  make([]views.Movie, len(l.MovieIds)),
+		Rolls:   make([]views.Roll, len(l.RollIds)),
 	}
 	if owner {
 		page.InviteURL = s.baseURL.JoinPath("join", l.InviteToken).String()
 	}
-	for _, m := range members {
-		page.Members = append(page.Members, views.Member{ID: m.ID.String(), Name: m.DisplayName, Owner: m.IsOwner, You: m.ID == sess.UserID})
+	for i, id := range l.MemberIds {
+		page.Members[i] = views.Member{ID: id.String(), Name: l.MemberNames[i], Owner: id == l.OwnerID, You: id == sess.UserID}
 	}
-	for _, m := range movies {
-		page.Movies = append(page.Movies, views.Movie{
-			ID: m.ID.String(), Title: m.Title, Year: deref(m.Year), Watched: m.WatchedAt != nil,
-			AddedBy: m.AddedByName, AddedAt: m.CreatedAt, CanRemove: owner || m.AddedBy == sess.UserID,
-		})
+	for i, id := range l.MovieIds {
+		page.Movies[i] = views.Movie{
+			ID: id.String(), Title: l.MovieTitles[i], Year: l.MovieYears[i], Watched: l.MovieWatched[i],
+			AddedBy: l.MovieAddedByNames[i], AddedAt: l.MovieCreated[i], CanRemove: owner || l.MovieAddedBy[i] == sess.UserID,
+		}
 	}
-	for _, r := range rolls {
-		page.Rolls = append(page.Rolls, views.Roll{ID: r.ID.String(), Title: r.Title, Year: deref(r.Year), By: r.RolledByName, At: r.CreatedAt})
+	for i, id := range l.RollIds {
+		page.Rolls[i] = views.Roll{ID: id.String(), Title: l.RollTitles[i], Year: l.RollYears[i], By: l.RollNames[i], At: l.RollCreated[i]}
 	}
 	return page, nil
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
 }

@@ -56,15 +56,23 @@ func (s *Server) renderHome(w http.ResponseWriter, r *http.Request, status int, 
 	s.render(w, r, status, views.HomePage(s.page(r, ""), h))
 }
 
-// inTx runs fn in the request's one transaction, acting for the signed-in
-// user (row-level security applies). A visitor gets ENOTFOUND: there is
-// nothing of theirs to reach.
-func (s *Server) inTx(r *http.Request, fn func(q *queries.Queries, sess *identity.Session) error) error {
+// read runs a request's reads in its one transaction, acting for the
+// signed-in user (row-level security applies). A visitor gets ENOTFOUND:
+// there is nothing of theirs to reach.
+func (s *Server) read(r *http.Request, fn func(q *queries.Queries, sess *identity.Session) error) error {
 	sess := identity.FromContext(r.Context())
 	if sess == nil {
 		return errNotFound
 	}
 	return queries.InUserTx(r.Context(), s.pool, sess.UserID, func(q *queries.Queries) error { return fn(q, sess) })
+}
+
+// write runs a request's writes in its one transaction, as the user the
+// device belongs to at that moment (identity.ActAs: safe against a merge
+// of that user running at the same time). A visitor gets ENOTFOUND.
+func (s *Server) write(r *http.Request, fn func(q *queries.Queries, userID uuid.UUID) error) error {
+	_, err := s.id.ActAs(r, func(_ context.Context, q *queries.Queries, userID uuid.UUID) error { return fn(q, userID) })
+	return err
 }
 
 var errNotFound = queries.Errorf(queries.ENOTFOUND, "Not found.")
@@ -120,11 +128,11 @@ func (s *Server) renameList(w http.ResponseWriter, r *http.Request) {
 	}
 	input := r.PostFormValue("name")
 	name, verr := queries.CleanLine("name", input, maxListName, "list name")
-	err = s.inTx(r, func(q *queries.Queries, sess *identity.Session) error {
+	err = s.write(r, func(q *queries.Queries, userID uuid.UUID) error {
 		if verr != nil {
 			return verr
 		}
-		return notFoundUnless(q.RenameListForOwner(r.Context(), queries.RenameListForOwnerParams{ID: id, Name: name, OwnerID: sess.UserID}))
+		return notFoundUnless(q.RenameListForOwner(r.Context(), queries.RenameListForOwnerParams{ID: id, Name: name, OwnerID: userID}))
 	})
 	if queries.ErrorCode(err) == queries.EINVALID {
 		s.renderList(w, r, id, http.StatusUnprocessableEntity, func(l *views.ListPage) {
@@ -145,7 +153,7 @@ func (s *Server) deleteList(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.PostFormValue("confirm") != "yes" {
 		var d views.DeleteList
-		err := s.inTx(r, func(q *queries.Queries, sess *identity.Session) error {
+		err := s.read(r, func(q *queries.Queries, sess *identity.Session) error {
 			page, err := s.loadList(r.Context(), q, sess, id)
 			if err == nil && !page.Owner {
 				err = errNotFound
@@ -162,8 +170,8 @@ func (s *Server) deleteList(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusOK, views.DeleteListPage(s.page(r, "Delete "+d.Name), d))
 		return
 	}
-	err = s.inTx(r, func(q *queries.Queries, sess *identity.Session) error {
-		return notFoundUnless(q.DeleteListForOwner(r.Context(), queries.DeleteListForOwnerParams{ID: id, OwnerID: sess.UserID}))
+	err = s.write(r, func(q *queries.Queries, userID uuid.UUID) error {
+		return notFoundUnless(q.DeleteListForOwner(r.Context(), queries.DeleteListForOwnerParams{ID: id, OwnerID: userID}))
 	})
 	s.done(w, r, err, "/?done=deleted")
 }
@@ -172,8 +180,8 @@ func (s *Server) deleteList(w http.ResponseWriter, r *http.Request) {
 func (s *Server) rotateInvite(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err == nil {
-		err = s.inTx(r, func(q *queries.Queries, sess *identity.Session) error {
-			return notFoundUnless(q.RotateInviteForOwner(r.Context(), queries.RotateInviteForOwnerParams{ID: id, InviteToken: newInviteToken(), OwnerID: sess.UserID}))
+		err = s.write(r, func(q *queries.Queries, userID uuid.UUID) error {
+			return notFoundUnless(q.RotateInviteForOwner(r.Context(), queries.RotateInviteForOwnerParams{ID: id, InviteToken: newInviteToken(), OwnerID: userID}))
 		})
 	}
 	s.done(w, r, err, "/l/"+id.String()+"?done=invite-rotated#invite-link")

@@ -38,7 +38,7 @@ func (s *Server) invitation(w http.ResponseWriter, r *http.Request) {
 	}
 	page := views.Invite{Token: token, Name: inv.Name, Members: inv.Members, ListID: inv.ID.String()}
 	if sess := identity.FromContext(ctx); sess != nil {
-		err := s.inTx(r, func(q *queries.Queries, sess *identity.Session) error {
+		err := s.read(r, func(q *queries.Queries, sess *identity.Session) error {
 			var err error
 			page.AlreadyMember, err = q.IsListMember(ctx, queries.IsListMemberParams{ListID: inv.ID, UserID: sess.UserID})
 			return err
@@ -80,15 +80,15 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 func (s *Server) leave(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err == nil {
-		err = s.inTx(r, func(q *queries.Queries, sess *identity.Session) error {
-			l, err := q.GetListForMember(r.Context(), queries.GetListForMemberParams{ID: id, UserID: sess.UserID})
+		err = s.write(r, func(q *queries.Queries, userID uuid.UUID) error {
+			l, err := q.GetListForMember(r.Context(), queries.GetListForMemberParams{ID: id, UserID: userID})
 			if err != nil {
 				return queries.Translate(err)
 			}
-			if l.OwnerID == sess.UserID {
+			if l.OwnerID == userID {
 				return errOwnerCannotLeave
 			}
-			return notFoundUnless(q.LeaveListForMember(r.Context(), queries.LeaveListForMemberParams{ListID: id, UserID: sess.UserID}))
+			return notFoundUnless(q.LeaveListForMember(r.Context(), queries.LeaveListForMemberParams{ListID: id, UserID: userID}))
 		})
 	}
 	s.done(w, r, err, "/?done=left")
@@ -109,8 +109,8 @@ func memberAction(r *http.Request) (list, member uuid.UUID, err error) {
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) {
 	list, member, err := memberAction(r)
 	if err == nil {
-		err = s.inTx(r, func(q *queries.Queries, sess *identity.Session) error {
-			return notFoundUnless(q.RemoveMemberForOwner(r.Context(), queries.RemoveMemberForOwnerParams{ListID: list, OwnerID: sess.UserID, MemberID: member}))
+		err = s.write(r, func(q *queries.Queries, userID uuid.UUID) error {
+			return notFoundUnless(q.RemoveMemberForOwner(r.Context(), queries.RemoveMemberForOwnerParams{ListID: list, OwnerID: userID, MemberID: member}))
 		})
 	}
 	s.done(w, r, err, "/l/"+list.String()+"?done=removed")
@@ -120,8 +120,8 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handOver(w http.ResponseWriter, r *http.Request) {
 	list, member, err := memberAction(r)
 	if err == nil {
-		err = s.inTx(r, func(q *queries.Queries, sess *identity.Session) error {
-			return notFoundUnless(q.HandOverListForOwner(r.Context(), queries.HandOverListForOwnerParams{ID: list, OwnerID: sess.UserID, NewOwnerID: member}))
+		err = s.write(r, func(q *queries.Queries, userID uuid.UUID) error {
+			return notFoundUnless(q.HandOverListForOwner(r.Context(), queries.HandOverListForOwnerParams{ID: list, OwnerID: userID, NewOwnerID: member}))
 		})
 	}
 	s.done(w, r, err, "/l/"+list.String()+"?done=handed-over")

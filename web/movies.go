@@ -11,7 +11,6 @@ import (
 
 	"github.com/moviedice/moviedice/queries"
 	"github.com/moviedice/moviedice/views"
-	"github.com/moviedice/moviedice/web/identity"
 )
 
 const (
@@ -64,14 +63,14 @@ func (s *Server) addMovie(w http.ResponseWriter, r *http.Request) {
 		s.renderList(w, r, id, http.StatusUnprocessableEntity, func(l *views.ListPage) { l.Add = form })
 		return
 	}
-	err = s.inTx(r, func(q *queries.Queries, sess *identity.Session) error {
+	err = s.write(r, func(q *queries.Queries, userID uuid.UUID) error {
 		ctx := r.Context()
-		same, err := q.FindSameMovieForMember(ctx, queries.FindSameMovieForMemberParams{ListID: id, UserID: sess.UserID, Title: title, Year: year})
+		same, err := q.FindSameMovieForMember(ctx, queries.FindSameMovieForMemberParams{ListID: id, UserID: userID, Title: title, Year: year})
 		if err == nil {
 			form.TitleError = sameMovieMessage(same)
 			return queries.Errorf(queries.ECONFLICT, "%s", form.TitleError)
 		}
-		_, err = q.AddMovieForMember(ctx, queries.AddMovieForMemberParams{ListID: id, UserID: sess.UserID, Title: title, Year: year})
+		_, err = q.AddMovieForMember(ctx, queries.AddMovieForMemberParams{ListID: id, UserID: userID, Title: title, Year: year})
 		if err := queries.Translate(err); queries.ErrorCode(err) == queries.ECONFLICT {
 			form.TitleError = "That film is already on this list."
 			return err
@@ -98,8 +97,8 @@ func movieAction(r *http.Request) (list, movie uuid.UUID, err error) {
 func (s *Server) deleteMovie(w http.ResponseWriter, r *http.Request) {
 	list, movie, err := movieAction(r)
 	if err == nil {
-		err = s.inTx(r, func(q *queries.Queries, sess *identity.Session) error {
-			return notFoundUnless(q.DeleteMovieForAdderOrOwner(r.Context(), queries.DeleteMovieForAdderOrOwnerParams{ID: movie, ListID: list, UserID: sess.UserID}))
+		err = s.write(r, func(q *queries.Queries, userID uuid.UUID) error {
+			return notFoundUnless(q.DeleteMovieForAdderOrOwner(r.Context(), queries.DeleteMovieForAdderOrOwnerParams{ID: movie, ListID: list, UserID: userID}))
 		})
 	}
 	s.done(w, r, err, "/l/"+list.String()+"#films-heading")
@@ -109,8 +108,8 @@ func (s *Server) deleteMovie(w http.ResponseWriter, r *http.Request) {
 func (s *Server) toggleWatched(w http.ResponseWriter, r *http.Request) {
 	list, movie, err := movieAction(r)
 	if err == nil {
-		err = s.inTx(r, func(q *queries.Queries, sess *identity.Session) error {
-			return notFoundUnless(q.ToggleWatchedForMember(r.Context(), queries.ToggleWatchedForMemberParams{ID: movie, ListID: list, UserID: sess.UserID}))
+		err = s.write(r, func(q *queries.Queries, userID uuid.UUID) error {
+			return notFoundUnless(q.ToggleWatchedForMember(r.Context(), queries.ToggleWatchedForMemberParams{ID: movie, ListID: list, UserID: userID}))
 		})
 	}
 	s.done(w, r, err, "/l/"+list.String()+"#films-heading")

@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/moviedice/moviedice/queries"
-	"github.com/moviedice/moviedice/web/identity"
 )
 
 // roll throws the die for a list and shows the result.
@@ -17,9 +16,9 @@ func (s *Server) roll(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	var rollID uuid.UUID
 	if err == nil {
-		err = s.inTx(r, func(q *queries.Queries, sess *identity.Session) error {
+		err = s.write(r, func(q *queries.Queries, userID uuid.UUID) error {
 			var err error
-			rollID, err = rollDie(r.Context(), q, id, sess.UserID)
+			rollID, err = rollDie(r.Context(), q, id, userID)
 			return err
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -118,12 +119,26 @@ func perMinuteSetting(name, v string) (int, error) {
 	return n, nil
 }
 
+// baseURL parses MOVIEDICE_BASE_URL. Session cookies are Secure except on
+// plain-http localhost, so any other http URL is refused: its cookies
+// would never come back.
 func (c *config) baseURL() (*url.URL, error) {
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("MOVIEDICE_BASE_URL: want an absolute http(s) URL such as https://dice.example.org, got %q", c.BaseURL)
 	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("MOVIEDICE_BASE_URL: %q is plain http on a host other than localhost; serve MovieDice over https (session cookies are Secure) and give its https URL", c.BaseURL)
+	}
 	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // secrets are the keys the server signs and hashes with.

@@ -393,7 +393,7 @@ func TestCommandLine(t *testing.T) {
 		}
 	})
 	t.Run("unknown command or bad setting is an error", func(t *testing.T) {
-		for _, args := range [][]string{{"frobnicate"}, {"-log-level", "loud"}, {"-base-url", "ftp://x"}, {"serve", "extra"}} {
+		for _, args := range [][]string{{"frobnicate"}, {"-log-level", "loud"}, {"-base-url", "ftp://x"}, {"-base-url", "http://dice.example.org"}, {"serve", "extra"}} {
 			if err := run(context.Background(), args, envFunc(map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "MOVIEDICE_COOKIE_KEYS": testKey, "MOVIEDICE_RECOVERY_PEPPER": testKey}), io.Discard, io.Discard, nil); err == nil {
 				t.Errorf("%v accepted", args)
 			}

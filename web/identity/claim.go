@@ -24,11 +24,23 @@ var (
 		Message: "Too many attempts to paste a code just now. Please wait a minute and try again."}
 	errStaleToken = &queries.Error{Code: queries.EINVALID,
 		Message: "This confirmation has expired or belongs to another browser. Paste your recovery code again."}
+	errBusy = &queries.Error{Code: queries.ETOOMANY,
+		Message: "The server is busy checking codes just now. Please try again in a moment."}
+	errTooManyCodes = &queries.Error{Code: queries.ETOOMANY,
+		Message: "You asked for several new codes just now. Please wait a minute before asking again."}
 )
+
+// argonWait is how long a request waits for a free argon2id slot before
+// it is told the server is busy.
+const argonWait = 2 * time.Second
 
 // NewRecoveryCode creates or replaces userID's recovery code and returns it,
 // grouped for display. This is the only time the code exists in clear.
 func (s *Service) NewRecoveryCode(ctx context.Context, userID uuid.UUID) (string, error) {
+	if !s.newCodes.allow(userID.String()) {
+		s.metrics.rateLimited.WithLabelValues("new_code").Inc()
+		return "", errTooManyCodes
+	}
 	for range 3 {
 		code := NewCode()
 		var verifier string
@@ -52,10 +64,16 @@ func (s *Service) NewRecoveryCode(ctx context.Context, userID uuid.UUID) (string
 	return "", errors.New("recovery code: selector collisions")
 }
 
-// withArgon runs fn holding one of the argon2id slots.
+// withArgon runs fn holding one of the argon2id slots, waiting at most
+// argonWait for one.
 func (s *Service) withArgon(ctx context.Context, fn func()) error {
+	wait := time.NewTimer(argonWait)
+	defer wait.Stop()
 	select {
 	case s.argonSlots <- struct{}{}:
+	case <-wait.C:
+		s.metrics.rateLimited.WithLabelValues("argon_busy").Inc()
+		return errBusy
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -64,29 +82,30 @@ func (s *Service) withArgon(ctx context.Context, fn func()) error {
 	return nil
 }
 
-// verifyCode returns the user a normalized code belongs to: one indexed
-// lookup and one argon2id verification, also when the lookup misses.
-func (s *Service) verifyCode(ctx context.Context, code string) (uuid.UUID, error) {
+// verifyCode returns the user a normalized code belongs to, and when that
+// code was made: one indexed lookup and one argon2id verification, also
+// when the lookup misses.
+func (s *Service) verifyCode(ctx context.Context, code string) (uuid.UUID, time.Time, error) {
 	verifier, userID := s.dummyVerifier, uuid.Nil
 	row, err := s.q.GetRecoveryCodeBySelector(ctx, selector(s.pepper, code))
 	switch {
 	case err == nil:
 		verifier, userID = row.Verifier, row.UserID
 	case !errors.Is(err, pgx.ErrNoRows):
-		return uuid.Nil, fmt.Errorf("claim: lookup selector: %w", err)
+		return uuid.Nil, time.Time{}, fmt.Errorf("claim: lookup selector: %w", err)
 	}
 	var ok bool
 	var verr error
 	if err := s.withArgon(ctx, func() { ok, verr = verifyHash(verifier, code) }); err != nil {
-		return uuid.Nil, err
+		return uuid.Nil, time.Time{}, err
 	}
 	if verr != nil {
-		return uuid.Nil, fmt.Errorf("claim: verify: %w", verr)
+		return uuid.Nil, time.Time{}, fmt.Errorf("claim: verify: %w", verr)
 	}
 	if !ok || userID == uuid.Nil {
-		return uuid.Nil, errWrongCode
+		return uuid.Nil, time.Time{}, errWrongCode
 	}
-	return userID, nil
+	return userID, row.CreatedAt, nil
 }
 
 // ClaimOutcome is what pasting a code led to.
@@ -104,6 +123,8 @@ const (
 
 // Preview says what confirming a claim would do.
 type Preview struct {
+	// IntoName is the display name of the account the code belongs to.
+	IntoName                          string
 	Lists, Memberships, Movies, Rolls int64
 	// Switch: the current account has its own recovery code, so nothing
 	// moves; the browser switches accounts and the current one stays
@@ -120,10 +141,13 @@ type ClaimResult struct {
 }
 
 // claimToken carries a previewed claim to its confirmation, sealed with the
-// cookie keys so it cannot be forged or moved to another browser.
+// cookie keys so it cannot be forged or moved to another browser. It names
+// the code it was made with (by when that was made): a code replaced since
+// the preview no longer confirms anything.
 type claimToken struct {
 	From, Into, Device uuid.UUID
 	Switch             bool
+	CodeMade           int64 // unix microseconds
 	Expires            int64
 }
 
@@ -141,7 +165,7 @@ func (s *Service) Claim(w http.ResponseWriter, r *http.Request, input string) (*
 		s.metrics.rateLimited.WithLabelValues("claim").Inc()
 		return nil, errTooMany
 	}
-	into, err := s.verifyCode(ctx, code)
+	into, codeMade, err := s.verifyCode(ctx, code)
 	if err != nil {
 		if err == errWrongCode {
 			s.metrics.claims.WithLabelValues("wrong").Inc()
@@ -151,16 +175,19 @@ func (s *Service) Claim(w http.ResponseWriter, r *http.Request, input string) (*
 	sess := FromContext(ctx)
 	switch {
 	case sess == nil:
-		err = s.signIn(w, r, into, nil)
+		err = s.signIn(w, r, into)
 	case sess.UserID == into:
 		s.metrics.claims.WithLabelValues("already").Inc()
 		return &ClaimResult{Outcome: AlreadySignedIn}, nil
 	default:
 		var preview *Preview
 		if preview, err = s.signInIfEmpty(w, r, sess, into); preview != nil {
+			if preview.IntoName, err = s.q.GetDisplayName(ctx, into); err != nil {
+				return nil, fmt.Errorf("claim: account name: %w", err)
+			}
 			tok, err := securecookie.EncodeMulti("claim", claimToken{
 				From: sess.UserID, Into: into, Device: sess.DeviceID, Switch: preview.Switch,
-				Expires: time.Now().Add(claimTokenTTL).Unix(),
+				CodeMade: codeMade.UnixMicro(), Expires: time.Now().Add(claimTokenTTL).Unix(),
 			}, s.store.Codecs...)
 			if err != nil {
 				return nil, fmt.Errorf("claim: token: %w", err)
@@ -233,25 +260,48 @@ func (s *Service) addDevice(ctx context.Context, q *queries.Queries, r *http.Req
 	return deviceID, nil
 }
 
-// signIn gives the browser a new device of userID and a fresh cookie.
-// With replacing, the browser's current device row is deleted.
-func (s *Service) signIn(w http.ResponseWriter, r *http.Request, userID uuid.UUID, replacing *Session) error {
+// signIn gives a browser without a session a new device of userID and a
+// fresh cookie.
+func (s *Service) signIn(w http.ResponseWriter, r *http.Request, userID uuid.UUID) error {
 	ctx := r.Context()
 	var deviceID uuid.UUID
 	err := queries.InTx(ctx, s.pool, func(q *queries.Queries) error {
 		var err error
-		if deviceID, err = s.addDevice(ctx, q, r, userID); err != nil {
-			return err
-		}
-		if replacing != nil {
-			_, err = q.DeleteDeviceForUser(ctx, queries.DeleteDeviceForUserParams{ID: replacing.DeviceID, UserID: replacing.UserID})
-		}
+		deviceID, err = s.addDevice(ctx, q, r, userID)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	return s.setCookie(w, r, deviceID)
+}
+
+// retireDevice deletes the browser's current device row, which a claim
+// replaces. It must exist: a confirmation is good for one use.
+func retireDevice(ctx context.Context, q *queries.Queries, sess *Session) error {
+	n, err := q.DeleteDeviceForUser(ctx, queries.DeleteDeviceForUserParams{ID: sess.DeviceID, UserID: sess.UserID})
+	if err != nil {
+		return fmt.Errorf("claim: retire device: %w", err)
+	}
+	if n != 1 {
+		return errStaleToken
+	}
+	return nil
+}
+
+// checkToken verifies, inside the confirming transaction, that nothing a
+// preview showed has changed: the account's code is the one pasted, and
+// the guest has (or has not) a code of its own as the preview said.
+func checkToken(ctx context.Context, q *queries.Queries, t claimToken) error {
+	made, err := q.LockRecoveryCode(ctx, t.Into)
+	if err != nil || made.UnixMicro() != t.CodeMade {
+		return errStaleToken
+	}
+	_, err = q.LockRecoveryCode(ctx, t.From)
+	if secured := err == nil; secured != t.Switch || (err != nil && !errors.Is(err, pgx.ErrNoRows)) {
+		return errStaleToken
+	}
+	return nil
 }
 
 // ConfirmOutcome is what confirming a previewed claim did.
@@ -279,28 +329,28 @@ func (s *Service) ConfirmClaim(w http.ResponseWriter, r *http.Request, token str
 		sess == nil || sess.UserID != t.From || sess.DeviceID != t.Device {
 		return 0, errStaleToken
 	}
-	if t.Switch {
-		if err := s.signIn(w, r, t.Into, sess); err != nil {
-			return 0, err
-		}
-		s.metrics.claims.WithLabelValues("switched").Inc()
-		return Switched, nil
-	}
 	var mergeID int64
 	var deviceID uuid.UUID
 	err := queries.InTx(ctx, s.pool, func(q *queries.Queries) error {
-		var err error
-		if deviceID, err = s.addDevice(ctx, q, r, t.Into); err != nil {
+		if err := checkToken(ctx, q, t); err != nil {
 			return err
 		}
-		if _, err = q.DeleteDeviceForUser(ctx, queries.DeleteDeviceForUserParams{ID: sess.DeviceID, UserID: sess.UserID}); err != nil {
-			return fmt.Errorf("claim: retire device: %w", err)
+		if err := retireDevice(ctx, q, sess); err != nil {
+			return err
+		}
+		var err error
+		if deviceID, err = s.addDevice(ctx, q, r, t.Into); err != nil || t.Switch {
+			return err
 		}
 		mergeID, err = q.CreateMerge(ctx, queries.CreateMergeParams{FromUser: t.From, IntoUser: t.Into})
 		return err
 	})
 	if err != nil {
 		return 0, err
+	}
+	if t.Switch {
+		s.metrics.claims.WithLabelValues("switched").Inc()
+		return Switched, s.setCookie(w, r, deviceID)
 	}
 	if err := s.setCookie(w, r, deviceID); err != nil {
 		return 0, err

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"slices"
 	"strings"
@@ -41,6 +42,8 @@ type Config struct {
 	MintsPerMinute  int
 	ClaimsPerMinute int
 	ClaimsPerSecond int
+	// CodesPerMinute limits how often one user may make a new recovery code.
+	CodesPerMinute int
 	// Registerer receives the service's metrics.
 	Registerer prometheus.Registerer
 }
@@ -51,6 +54,7 @@ type Service struct {
 	q      *queries.Queries
 	log    *slog.Logger
 	store  *sessions.CookieStore
+	cookie string // the session cookie's name
 	pepper []byte
 	argon  argonParams
 	// argonSlots bounds concurrent argon2id runs to the cores: each takes
@@ -62,6 +66,7 @@ type Service struct {
 	mints         *keyedLimiter
 	claims        *keyedLimiter
 	claimsGlobal  *keyedLimiter
+	newCodes      *keyedLimiter // per user: each new code costs an argon2id run
 	metrics       *metrics
 	// mergeStepHook, when set (by tests), runs before each merge step and
 	// can fail the merge there.
@@ -82,25 +87,39 @@ func New(cfg Config) (*Service, error) {
 		q:            queries.New(cfg.Pool),
 		log:          cfg.Log,
 		store:        newCookieStore(cfg.CookieKeys, cfg.SecureCookies),
+		cookie:       cookieName,
 		pepper:       cfg.Pepper,
 		argon:        defaultArgon,
 		argonSlots:   make(chan struct{}, runtime.GOMAXPROCS(0)),
 		mints:        newKeyedLimiter(perMinute(cfg.MintsPerMinute, 20)),
 		claims:       newKeyedLimiter(perMinute(cfg.ClaimsPerMinute, 10)),
 		claimsGlobal: newKeyedLimiter(perSecond(cfg.ClaimsPerSecond, 50)),
+		newCodes:     newKeyedLimiter(perMinute(cfg.CodesPerMinute, 3)),
 		metrics:      m,
+	}
+	if cfg.SecureCookies {
+		s.cookie = secureCookieName
 	}
 	s.dummyVerifier = s.argon.hash(NewCode())
 	return s, nil
 }
 
-// clientAddr is the address rate limits are kept by: the peer's IP.
+// clientAddr is the address rate limits are kept by: the peer's IP, or
+// for IPv6 its /64, since one host commonly holds a whole /64.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if ip = ip.Unmap(); ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
 }
 
 // errTooManyMints is returned when an address creates identities too fast.
@@ -111,19 +130,40 @@ var errTooManyMints = &queries.Error{Code: queries.ETOOMANY,
 // contribution's transaction.
 type ContributeFunc func(ctx context.Context, q *queries.Queries, userID uuid.UUID) error
 
+// errSignedOut: the request's device was signed out while it ran.
+var errSignedOut = queries.Errorf(queries.ENOTFOUND, "Not found.")
+
 // Contribute runs fn in one transaction as the request's user. A visitor
-// gets a user and a device minted in that same transaction (rate-limited
-// per address), and the session cookie once it commits; if fn fails,
-// nothing is minted. It returns the user fn ran as.
-//
-// A contribution racing a merge of its user either commits first (and its
-// rows move with the merge) or waits, finds its device moved to the merged
-// account, and runs again as that account.
+// (or a browser signed out meanwhile) gets a user and a device minted in
+// that same transaction, rate-limited per address, and the session cookie
+// once it commits; if fn fails, nothing is minted. It returns the user fn
+// ran as.
 func (s *Service) Contribute(w http.ResponseWriter, r *http.Request, fn ContributeFunc) (uuid.UUID, error) {
+	if FromContext(r.Context()) == nil {
+		return s.mint(w, r, fn)
+	}
+	userID, err := s.ActAs(r, fn)
+	if err == errSignedOut {
+		return s.mint(w, r, fn)
+	}
+	return userID, err
+}
+
+// ActAs runs a signed-in request's writes: fn in one transaction as the
+// user the request's device belongs to now, with row-level security set
+// for that user. A visitor gets ENOTFOUND.
+//
+// The transaction first key-share locks the device's user, the order a
+// merge locks in (users first). So a write racing a merge of its user
+// either commits first, and its rows move with the merge, or waits, finds
+// the device moved to the merged account, and runs as that account; a
+// write that hit the merge mid-flight (a foreign key to the deleted user)
+// runs again.
+func (s *Service) ActAs(r *http.Request, fn ContributeFunc) (uuid.UUID, error) {
 	ctx := r.Context()
 	sess := FromContext(ctx)
 	if sess == nil {
-		return s.mint(w, r, fn)
+		return uuid.Nil, queries.Errorf(queries.ENOTFOUND, "Not found.")
 	}
 	var err error
 	for range 3 {
@@ -142,13 +182,13 @@ func (s *Service) Contribute(w http.ResponseWriter, r *http.Request, fn Contribu
 		if err == nil || !(lockFailed || queries.IsForeignKeyViolation(err)) {
 			return userID, err
 		}
-		// The user was merged away mid-flight (run again as the account the
-		// device now belongs to), or the device was signed out.
 	}
 	if queries.ErrorCode(err) == queries.ENOTFOUND {
-		return s.mint(w, r, fn) // signed out meanwhile: this browser is a visitor now
+		return uuid.Nil, errSignedOut
 	}
-	return uuid.Nil, fmt.Errorf("contribute: %w", err)
+	// Still a foreign key violation after the retries: what the write
+	// refers to is gone (a list deleted meanwhile, say).
+	return uuid.Nil, queries.Errorf(queries.ENOTFOUND, "Not found.")
 }
 
 func (s *Service) mint(w http.ResponseWriter, r *http.Request, fn ContributeFunc) (uuid.UUID, error) {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/gorilla/securecookie"
+	"golang.org/x/time/rate"
 
 	"github.com/moviedice/moviedice/queries"
 	"github.com/moviedice/moviedice/web/pgdev/pgtest"
@@ -498,6 +500,29 @@ func TestCookies(t *testing.T) {
 			t.Errorf("session %+v, cookies set %v", got, set)
 		}
 	})
+	t.Run("a cookie in the earlier gob format still reads", func(t *testing.T) {
+		old := securecookie.New(derive(testKey, "moviedice cookie hmac"), derive(testKey, "moviedice cookie aes"))
+		old.MaxAge(400 * 24 * 3600)
+		v, err := old.Encode(cookieName, map[any]any{keyDevice: sess.DeviceID.String(), keyIssued: time.Now().Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := load(f.svc, &http.Cookie{Name: cookieName, Value: v}); got == nil || got.UserID != sess.UserID {
+			t.Errorf("gob cookie not read: %+v", got)
+		}
+	})
+	t.Run("over https the cookie is Secure and __Host- prefixed", func(t *testing.T) {
+		svc, err := New(Config{Pool: f.db.Pool(t), Log: f.svc.log, CookieKeys: [][]byte{testKey}, Pepper: testPepper, SecureCookies: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		svc.setCookie(w, httptest.NewRequest("GET", "/", nil), sess.DeviceID)
+		c := w.Result().Cookies()[0]
+		if c.Name != "__Host-md_session" || !c.Secure || c.Path != "/" || c.Domain != "" {
+			t.Errorf("cookie %+v", c)
+		}
+	})
 	t.Run("a day-old cookie is re-issued", func(t *testing.T) {
 		old := map[any]any{keyDevice: sess.DeviceID.String(), keyIssued: time.Now().Add(-25 * time.Hour).Unix()}
 		got, set := load(f.svc, issue(f.svc, old))
@@ -528,6 +553,121 @@ func TestCookies(t *testing.T) {
 		load(f.svc, issue(f.svc, good))
 		if n := f.count(t, "SELECT count(*) FROM devices WHERE id = $1 AND last_seen_at < now() - interval '29 seconds'", sess.DeviceID); n != 1 {
 			t.Errorf("activity written again within a minute")
+		}
+	})
+}
+
+func TestConfirmationsAreSingleUseAndCurrent(t *testing.T) {
+	t.Run("confirming one preview twice moves once and adds one device", func(t *testing.T) {
+		f := mustFixture(t)
+		b, code := f.mustAccount(t)
+		a := f.mustGuest(t)
+		res := f.mustPreview(t, a, code)
+		if _, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(a), res.Token); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(a), res.Token); err != errStaleToken {
+			t.Errorf("second confirmation: %v, want the stale-token error", err)
+		}
+		if n := f.count(t, "SELECT count(*) FROM merges"); n != 1 {
+			t.Errorf("%d merges", n)
+		}
+		if n := f.count(t, "SELECT count(*) FROM devices WHERE user_id = $1", b.UserID); n != 2 {
+			t.Errorf("%d devices, want the account's own and one new", n)
+		}
+	})
+	t.Run("a code replaced after the preview confirms nothing", func(t *testing.T) {
+		f := mustFixture(t)
+		b, code := f.mustAccount(t)
+		a := f.mustGuest(t)
+		res := f.mustPreview(t, a, code)
+		if _, err := f.svc.NewRecoveryCode(context.Background(), b.UserID); err != nil {
+			t.Fatal(err)
+		}
+		before := f.ownedBy(t, a.UserID)
+		if _, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(a), res.Token); err != errStaleToken {
+			t.Errorf("confirm after the code changed: %v", err)
+		}
+		if f.ownedBy(t, a.UserID) != before || f.count(t, "SELECT count(*) FROM merges") != 0 {
+			t.Errorf("something moved")
+		}
+	})
+	t.Run("a guest that made its own code since the preview is not merged away", func(t *testing.T) {
+		f := mustFixture(t)
+		_, code := f.mustAccount(t)
+		a := f.mustGuest(t)
+		res := f.mustPreview(t, a, code) // a merge preview: a has no code yet
+		if _, err := f.svc.NewRecoveryCode(context.Background(), a.UserID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(a), res.Token); err != errStaleToken {
+			t.Errorf("confirm: %v", err)
+		}
+		if n := f.count(t, "SELECT count(*) FROM users WHERE id = $1", a.UserID); n != 1 {
+			t.Errorf("the guest with its own code was deleted")
+		}
+	})
+}
+
+func TestWriteAfterMergeRunsAsTheAccount(t *testing.T) {
+	f := mustFixture(t)
+	b, code := f.mustAccount(t)
+	a := f.mustGuest(t)
+	other := &Session{DeviceID: f.otherDevice(t, a.UserID), UserID: a.UserID} // loaded before the merge
+	res := f.mustPreview(t, a, code)
+	if _, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(a), res.Token); err != nil {
+		t.Fatal(err)
+	}
+	user, err := f.svc.ActAs(request(other), addList("written late"))
+	if err != nil || user != b.UserID {
+		t.Fatalf("late write ran as %s (%v), want the account %s", user, err, b.UserID)
+	}
+	if n := f.count(t, "SELECT count(*) FROM lists WHERE name = 'written late' AND owner_id = $1", b.UserID); n != 1 {
+		t.Errorf("late write not in the account")
+	}
+	if _, err := f.svc.ActAs(request(nil), addList("visitor")); queries.ErrorCode(err) != queries.ENOTFOUND {
+		t.Errorf("a visitor's write: %v", err)
+	}
+}
+
+func TestRecoveryCodesAreRateLimited(t *testing.T) {
+	f := mustFixture(t)
+	sess := f.mustGuest(t)
+	f.svc.newCodes = newKeyedLimiter(perMinute(2, 2))
+	for i := range 3 {
+		_, err := f.svc.NewRecoveryCode(context.Background(), sess.UserID)
+		if i < 2 && err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 && queries.ErrorCode(err) != queries.ETOOMANY {
+			t.Errorf("third code in a minute: %v", err)
+		}
+	}
+}
+
+func TestClientAddr(t *testing.T) {
+	for _, tt := range []struct{ remote, want string }{
+		{"203.0.113.7:5555", "203.0.113.7"},
+		{"[2001:db8:1:2:aaaa::1]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:ffff:ffff:ffff:ffff]:80", "2001:db8:1:2::/64"},
+		{"[::ffff:203.0.113.7]:80", "203.0.113.7"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tt.remote
+		if got := clientAddr(r); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.remote, got, tt.want)
+		}
+	}
+	t.Run("past the key limit new addresses share one bucket", func(t *testing.T) {
+		k := newKeyedLimiter(perMinute(1, 1))
+		for i := range maxKeys {
+			k.seen[fmt.Sprint(i)] = &bucket{lim: rate.NewLimiter(1, 1), last: time.Now()}
+		}
+		if !k.allow("fresh-1") || k.allow("fresh-2") {
+			t.Errorf("overflowing keys were not pooled")
+		}
+		if len(k.seen) != maxKeys+1 {
+			t.Errorf("%d buckets kept", len(k.seen))
 		}
 	})
 }

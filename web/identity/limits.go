@@ -29,6 +29,11 @@ func perSecond(n, def int) limit {
 	return limit{every: rate.Limit(n), burst: n}
 }
 
+// maxKeys bounds the buckets a limiter keeps. Past it, new keys share one
+// bucket, so a flood of fresh addresses is throttled together instead of
+// growing memory.
+const maxKeys = 100_000
+
 // keyedLimiter keeps one token bucket per key (a client address), and
 // forgets buckets idle long enough to be full again.
 type keyedLimiter struct {
@@ -61,6 +66,10 @@ func (k *keyedLimiter) allow(key string) bool {
 		k.swept = now
 	}
 	b, ok := k.seen[key]
+	if !ok && len(k.seen) >= maxKeys {
+		key = "overflow"
+		b, ok = k.seen[key]
+	}
 	if !ok {
 		b = &bucket{lim: rate.NewLimiter(k.limit.every, k.limit.burst)}
 		k.seen[key] = b

@@ -11,8 +11,8 @@ import (
 const (
 	// reaperLock is the advisory lock that keeps the reaper to one instance.
 	reaperLock = 0x6d6f766965726561 // any constant unique to this job
-	// reapBatch is the most users deleted in one transaction.
-	reapBatch = 1000
+	// reapBatchSize is the most users deleted in one transaction.
+	reapBatchSize = 1000
 )
 
 // ReapResult is what a reaper run did.
@@ -29,68 +29,54 @@ type ReapResult struct {
 // what it would delete and changes nothing.
 func (s *Service) Reap(ctx context.Context, olderThan time.Duration, dryRun bool) (ReapResult, error) {
 	res := ReapResult{DryRun: dryRun}
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return res, fmt.Errorf("reap: %w", err)
-	}
-	defer conn.Release()
-	var locked bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(reaperLock)).Scan(&locked); err != nil {
-		return res, fmt.Errorf("reap: lock: %w", err)
-	}
-	if !locked {
-		s.metrics.reapRuns.WithLabelValues("skipped").Inc()
-		res.Skipped = true
-		return res, nil
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(reaperLock))
-
 	cutoff := time.Now().Add(-olderThan)
-	if dryRun {
-		// The same deletes, rolled back: the count is exact.
-		err = queries.InSystemTx(ctx, conn, func(q *queries.Queries) error {
+	// batches deletes batches of idle users in one transaction, holding the
+	// reaper's lock for it: one batch for real, or all of them for a dry
+	// run, whose transaction then rolls back, so its count is exact.
+	batches := func() (n int, locked bool, err error) {
+		err = queries.InSystemTx(ctx, s.pool, func(q *queries.Queries) error {
+			if locked, err = q.TryReaperLock(ctx, reaperLock); err != nil || !locked {
+				return err
+			}
 			for {
-				ids, err := q.ReapIdleUsers(ctx, queries.ReapIdleUsersParams{Cutoff: cutoff, Batch: reapBatch})
-				res.Deleted += len(ids)
-				if err != nil || len(ids) < reapBatch {
-					return rollback(err)
+				ids, err := q.ReapIdleUsers(ctx, queries.ReapIdleUsersParams{Cutoff: cutoff, Batch: reapBatchSize})
+				n += len(ids)
+				switch {
+				case err != nil:
+					return err
+				case dryRun && len(ids) == reapBatchSize:
+					continue
+				case dryRun:
+					return errNoChange
 				}
+				return nil
 			}
 		})
-	} else {
-		for {
-			var n int
-			err = queries.InSystemTx(ctx, conn, func(q *queries.Queries) error {
-				ids, err := q.ReapIdleUsers(ctx, queries.ReapIdleUsersParams{Cutoff: cutoff, Batch: reapBatch})
-				n = len(ids)
-				return err
-			})
-			if err != nil {
-				break
-			}
-			res.Deleted += n
+		if err == errNoChange {
+			err = nil
+		}
+		return n, locked, err
+	}
+	for {
+		n, locked, err := batches()
+		if err != nil {
+			s.metrics.reapRuns.WithLabelValues("error").Inc()
+			return res, fmt.Errorf("reap: %w", err)
+		}
+		res.Skipped = !locked && res.Deleted == 0
+		res.Deleted += n
+		if !dryRun {
 			s.metrics.reaped.Add(float64(n))
-			if n < reapBatch {
-				break
-			}
+		}
+		if !locked || dryRun || n < reapBatchSize {
+			break
 		}
 	}
-	if err == errNoChange {
-		err = nil
-	}
-	if err != nil {
-		s.metrics.reapRuns.WithLabelValues("error").Inc()
-		return res, fmt.Errorf("reap: %w", err)
+	if res.Skipped {
+		s.metrics.reapRuns.WithLabelValues("skipped").Inc()
+		return res, nil
 	}
 	s.metrics.reapRuns.WithLabelValues("done").Inc()
 	s.log.InfoContext(ctx, "reaper finished", "deleted", res.Deleted, "dry_run", dryRun, "idle_since", cutoff.Format(time.RFC3339))
 	return res, nil
-}
-
-// rollback turns success into errNoChange, so InTx rolls back.
-func rollback(err error) error {
-	if err == nil {
-		return errNoChange
-	}
-	return err
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,7 +19,10 @@ import (
 )
 
 const (
-	cookieName = "md_session"
+	// cookieName is the session cookie's name; over https it carries the
+	// __Host- prefix, so no subdomain can plant one.
+	cookieName       = "md_session"
+	secureCookieName = "__Host-md_session"
 	// cookieMaxAge is the longest lifetime browsers honour (400 days).
 	cookieMaxAge = 400 * 24 * time.Hour
 	// refreshEvery is how often a used cookie is re-issued (sliding expiry).
@@ -58,6 +64,9 @@ func newCookieStore(keys [][]byte, secure bool) *sessions.CookieStore {
 		pairs = append(pairs, derive(k, "moviedice cookie hmac"), derive(k, "moviedice cookie aes"))
 	}
 	store := sessions.NewCookieStore(pairs...)
+	for _, c := range store.Codecs {
+		c.(*securecookie.SecureCookie).SetSerializer(compactSerializer{})
+	}
 	store.Options = &sessions.Options{
 		Path:     "/",
 		MaxAge:   int(cookieMaxAge.Seconds()),
@@ -84,12 +93,12 @@ type cookieState struct {
 }
 
 func (s *Service) readCookie(r *http.Request) cookieState {
-	c, err := r.Cookie(cookieName)
+	c, err := r.Cookie(s.cookie)
 	if err != nil {
 		return cookieState{}
 	}
 	st := cookieState{present: true}
-	sess, err := s.store.New(r, cookieName)
+	sess, err := s.store.New(r, s.cookie)
 	if err != nil || sess.IsNew {
 		return st
 	}
@@ -100,14 +109,14 @@ func (s *Service) readCookie(r *http.Request) cookieState {
 	}
 	st.valid = true
 	var probe map[any]any
-	newestKey := securecookie.DecodeMulti(cookieName, c.Value, &probe, s.store.Codecs[0]) == nil
+	newestKey := securecookie.DecodeMulti(s.cookie, c.Value, &probe, s.store.Codecs[0]) == nil
 	st.stale = !newestKey || time.Since(time.Unix(issued, 0)) > refreshEvery
 	return st
 }
 
 // setCookie issues a fresh session cookie for deviceID.
 func (s *Service) setCookie(w http.ResponseWriter, r *http.Request, deviceID uuid.UUID) error {
-	sess := sessions.NewSession(s.store, cookieName)
+	sess := sessions.NewSession(s.store, s.cookie)
 	opts := *s.store.Options
 	sess.Options = &opts
 	sess.Values[keyDevice] = deviceID.String()
@@ -119,7 +128,7 @@ func (s *Service) setCookie(w http.ResponseWriter, r *http.Request, deviceID uui
 func (s *Service) clearCookie(w http.ResponseWriter) {
 	opts := *s.store.Options
 	opts.MaxAge = -1
-	http.SetCookie(w, sessions.NewCookie(cookieName, "", &opts))
+	http.SetCookie(w, sessions.NewCookie(s.cookie, "", &opts))
 }
 
 // Middleware loads the session named by the request's cookie into the
@@ -177,4 +186,35 @@ func (s *Service) loadSession(ctx context.Context, deviceID uuid.UUID) (*Session
 		UserCreatedAt: row.UserCreatedAt,
 		SecuredAt:     row.SecuredAt,
 	}, nil
+}
+
+// compactSerializer writes a session's two values as "device-id|issued"
+// (gob, securecookie's default, costs more to decode than the rest of a
+// request's cookie handling together); anything else, such as a claim
+// token, as JSON.
+type compactSerializer struct{}
+
+func (compactSerializer) Serialize(src any) ([]byte, error) {
+	if v, ok := src.(map[any]any); ok {
+		id, _ := v[keyDevice].(string)
+		issued, _ := v[keyIssued].(int64)
+		return []byte(id + "|" + strconv.FormatInt(issued, 10)), nil
+	}
+	return json.Marshal(src)
+}
+
+func (compactSerializer) Deserialize(src []byte, dst any) error {
+	v, ok := dst.(*map[any]any)
+	if !ok {
+		return json.Unmarshal(src, dst)
+	}
+	id, issued, found := strings.Cut(string(src), "|")
+	n, err := strconv.ParseInt(issued, 10, 64)
+	if !found || err != nil {
+		// A cookie from before this format (gob, securecookie's default)
+		// still reads; it is rewritten at its next refresh.
+		return securecookie.GobEncoder{}.Deserialize(src, dst)
+	}
+	*v = map[any]any{keyDevice: id, keyIssued: n}
+	return nil
 }

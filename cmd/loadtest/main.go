@@ -1,0 +1,381 @@
+// Command loadtest measures a signed-in member's GET /l/{id} against a
+// MovieDice server on 127.0.0.1, next to what PostgreSQL alone manages for
+// that page's queries (pgbench, same queries, same connection count), and
+// prints a table. It starts its own throwaway PostgreSQL and server, is
+// bounded in time, and stops by itself. Run from the repository root:
+//
+//	go run ./cmd/loadtest [-duration 10s] [-conns 32] [-cpuprofile cpu.out]
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/moviedice/moviedice/migrations"
+	"github.com/moviedice/moviedice/queries"
+	"github.com/moviedice/moviedice/web"
+	"github.com/moviedice/moviedice/web/identity"
+	"github.com/moviedice/moviedice/web/pgdev"
+)
+
+func main() {
+	duration := flag.Duration("duration", 10*time.Second, "how long to measure each side")
+	conns := flag.Int("conns", 32, "concurrent connections (HTTP clients, pgbench clients)")
+	films := flag.Int("films", 50, "films on the list")
+	members := flag.Int("members", 5, "members of the list, owner included")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the HTTP run to this file")
+	flag.Parse()
+	if *duration > 5*time.Minute || *conns > 1000 {
+		fmt.Fprintln(os.Stderr, "loadtest: keep it bounded: -duration at most 5m, -conns at most 1000")
+		os.Exit(2)
+	}
+	if err := run(*duration, *conns, *films, *members, *cpuprofile); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(duration time.Duration, conns, films, members int, cpuprofile string) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "moviedice-loadtest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o711)
+	cluster, err := pgdev.Start(ctx, pgdev.Options{Dir: filepath.Join(dir, "pg"), Throwaway: true})
+	if err != nil {
+		return err
+	}
+	defer cluster.Stop()
+	dbURL, err := cluster.EnsureDatabase(ctx, "moviedice", "moviedice")
+	if err != nil {
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	log := slog.New(slog.NewTextHandler(logFile, nil))
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		return err
+	}
+	if err := migrations.Up(ctx, db, log); err != nil {
+		return err
+	}
+	db.Close()
+
+	pool, err := queries.OpenPool(ctx, dbURL+" pool_max_conns="+fmt.Sprint(conns))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	reg := web.NewRegistry()
+	key := bytes.Repeat([]byte{7}, 32)
+	id, err := identity.New(identity.Config{Pool: pool, Log: log, CookieKeys: [][]byte{key}, Pepper: key,
+		MintsPerMinute: 1_000_000, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	base, _ := url.Parse("http://" + l.Addr().String())
+	srv, err := web.New(web.Config{BaseURL: base, Pool: pool, Log: log, Registry: reg, Identity: id})
+	if err != nil {
+		return err
+	}
+	serveCtx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- web.Serve(serveCtx, l, srv, log, 5*time.Second) }()
+	defer func() { stop(); <-served }()
+
+	page, cookie, err := seed(base.String(), films, members)
+	if err != nil {
+		return err
+	}
+	var owner string
+	if err := pool.QueryRow(ctx, "SELECT user_id::text FROM devices ORDER BY created_at LIMIT 1").Scan(&owner); err != nil {
+		return err
+	}
+	fmt.Printf("list with %d films and %d members; %d connections, %v per side, GOMAXPROCS=%d\n\n",
+		films, members, conns, duration, runtime.GOMAXPROCS(0))
+
+	hammer(page, cookie, conns, 2*time.Second) // warm up pool, caches, JIT of the planner
+	var prof *os.File
+	if cpuprofile != "" {
+		if prof, err = os.Create(cpuprofile); err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(prof)
+	}
+	httpRes := hammer(page, cookie, conns, duration)
+	if prof != nil {
+		pprof.StopCPUProfile()
+		prof.Close()
+	}
+	if httpRes.errors > 0 {
+		return fmt.Errorf("%d requests failed", httpRes.errors)
+	}
+	stop()
+	if err := <-served; err != nil {
+		return err
+	}
+	served <- nil // for the deferred stop
+
+	dbTPS, err := pgbench(ctx, cluster, dir, conns, duration, owner)
+	if err != nil {
+		return err
+	}
+	fmt.Println("| measurement | req/s | p50 | p99 |")
+	fmt.Println("|---|---:|---:|---:|")
+	fmt.Printf("| GET /l/{id}, signed-in member, over HTTP | %.0f | %.2f ms | %.2f ms |\n", httpRes.rps, ms(httpRes.p50), ms(httpRes.p99))
+	fmt.Printf("| the page's queries alone (pgbench, prepared, 1 transaction each) | %.0f | | |\n", dbTPS)
+	fmt.Printf("\npage rate / database-only rate: %.0f %%\n", 100*httpRes.rps/dbTPS)
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// seed builds the list over HTTP, as people would: the owner starts it,
+// the others join by its invitation link, everyone adds films, the owner
+// rolls. It returns the page's URL and the owner's session cookie.
+func seed(base string, films, members int) (page string, cookie *http.Cookie, err error) {
+	owner := newBrowser()
+	res, err := owner.PostForm(base+"/lists", url.Values{"name": {"Friday film night"}})
+	if err != nil {
+		return "", nil, err
+	}
+	res.Body.Close()
+	page = base + res.Header.Get("Location")
+	if res.StatusCode != http.StatusSeeOther || !strings.Contains(page, "/l/") {
+		return "", nil, fmt.Errorf("create list: %s", res.Status)
+	}
+	body, err := get(owner, page)
+	if err != nil {
+		return "", nil, err
+	}
+	invite := regexp.MustCompile(`id="invite-link" readonly value="[^"]*(/join/[^"]+)"`).FindStringSubmatch(body)
+	if invite == nil {
+		return "", nil, errors.New("no invitation link on the list page")
+	}
+	people := []*http.Client{owner}
+	for range members - 1 {
+		b := newBrowser()
+		res, err := b.PostForm(base+invite[1], nil)
+		if err != nil {
+			return "", nil, err
+		}
+		res.Body.Close()
+		people = append(people, b)
+	}
+	for i := range films {
+		form := url.Values{"title": {fmt.Sprintf("Film number %d", i+1)}, "year": {fmt.Sprint(1950 + i%70)}}
+		res, err := people[i%len(people)].PostForm(page+"/movies", form)
+		if err != nil {
+			return "", nil, err
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther {
+			return "", nil, fmt.Errorf("add film: %s", res.Status)
+		}
+	}
+	for range 3 {
+		res, err := owner.PostForm(page+"/roll", nil)
+		if err != nil {
+			return "", nil, err
+		}
+		res.Body.Close()
+	}
+	u, _ := url.Parse(base)
+	for _, c := range owner.Jar.Cookies(u) {
+		if c.Name == "md_session" {
+			cookie = c
+		}
+	}
+	if cookie == nil {
+		return "", nil, errors.New("owner has no session cookie")
+	}
+	return page, cookie, nil
+}
+
+func newBrowser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func get(c *http.Client, u string) (string, error) {
+	res, err := c.Get(u)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return string(b), err
+}
+
+// pageQueries are the queries behind GET /l/{id}, in the order and round
+// trips the server uses, read from queries/*.sql so the baseline runs
+// exactly the app's SQL: the session lookup; then, as queries.InUserTx
+// does, BEGIN, acting as the user and the page query in one pipeline; then
+// COMMIT. Lines starting with a backslash are pgbench commands.
+var pageQueries = []string{"GetSessionForDevice", `\startpipeline`, "BEGIN", "ActAsUser", "GetListPageForMember", `\endpipeline`, "COMMIT"}
+
+// pgbenchScript turns the page's named queries into a pgbench script with
+// :device, :user and :list variables.
+func pgbenchScript() (string, error) {
+	named := map[string]string{"BEGIN": "BEGIN", "COMMIT": "COMMIT"}
+	files, _ := filepath.Glob("queries/*.sql")
+	block := regexp.MustCompile(`(?ms)^-- name: (\w+) :\w+\n(.*?);\s*$`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		for _, m := range block.FindAllStringSubmatch(string(b), -1) {
+			named[m[1]] = m[2]
+		}
+	}
+	params := strings.NewReplacer("@user_id", ":user", "@list_id", ":list", "@id", ":list", "$1", ":device")
+	var script strings.Builder
+	for _, name := range pageQueries {
+		if strings.HasPrefix(name, `\`) {
+			script.WriteString(name + "\n")
+			continue
+		}
+		q, ok := named[name]
+		if !ok {
+			return "", fmt.Errorf("query %s not found under queries/ (run from the repository root)", name)
+		}
+		var lines []string
+		for _, line := range strings.Split(params.Replace(q), "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+				lines = append(lines, line)
+			}
+		}
+		script.WriteString(strings.Join(lines, " ") + ";\n")
+	}
+	return script.String(), nil
+}
+
+// pgbench runs the page's queries with conns clients for d, as the app's
+// role, and returns transactions (page loads) per second.
+func pgbench(ctx context.Context, cluster *pgdev.Cluster, dir string, conns int, d time.Duration, cookieOwner string) (float64, error) {
+	script, err := pgbenchScript()
+	if err != nil {
+		return 0, err
+	}
+	conn, err := pgx.Connect(ctx, cluster.DSN(pgdev.Superuser, "moviedice"))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var device, user, list string
+	err = conn.QueryRow(ctx, `SELECT d.id::text, d.user_id::text, l.id::text FROM devices d JOIN lists l ON l.owner_id = d.user_id
+		WHERE d.user_id = $1::uuid`, cookieOwner).Scan(&device, &user, &list)
+	if err != nil {
+		return 0, fmt.Errorf("pgbench ids: %w", err)
+	}
+	path := filepath.Join(dir, "page.sql")
+	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
+		return 0, err
+	}
+	bin, err := pgdev.FindBinDir()
+	if err != nil {
+		return 0, err
+	}
+	dsn := cluster.DSN("moviedice", "moviedice")
+	host := regexp.MustCompile(`host=(\S+)`).FindStringSubmatch(dsn)[1]
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "pgbench"), "-n", "-M", "prepared", "-c", fmt.Sprint(conns), "-j", "2",
+		"-T", fmt.Sprint(int(d.Seconds())), "-D", "device="+device, "-D", "user="+user, "-D", "list="+list,
+		"-f", path, "-h", host, "-U", "moviedice", "moviedice")
+	cmd.Env = append(os.Environ(), "PGOPTIONS=-c role=moviedice_app")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("pgbench: %w\n%s", err, out)
+	}
+	m := regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`).FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("pgbench: no tps in output:\n%s", out)
+	}
+	var tps float64
+	fmt.Sscan(string(m[1]), &tps)
+	return tps, nil
+}
+
+type result struct {
+	rps      float64
+	p50, p99 time.Duration
+	errors   int
+}
+
+// hammer sends GET page with cookie from conns keep-alive clients for d.
+func hammer(page string, cookie *http.Cookie, conns int, d time.Duration) result {
+	var mu sync.Mutex
+	var all []time.Duration
+	errs := 0
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conns {
+		wg.Go(func() {
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}}
+			var mine []time.Duration
+			bad := 0
+			for time.Now().Before(deadline) {
+				req, _ := http.NewRequest("GET", page, nil)
+				req.AddCookie(cookie)
+				t0 := time.Now()
+				res, err := client.Do(req)
+				if err != nil {
+					bad++
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					bad++
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			errs += bad
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(all)
+	if len(all) == 0 {
+		return result{errors: errs}
+	}
+	return result{rps: float64(len(all)) / elapsed.Seconds(), p50: all[len(all)/2], p99: all[len(all)*99/100], errors: errs}
+}
