@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 )
 
 // AppRole is the database role the app works as: not the owner of any table,
@@ -20,6 +21,9 @@ func OpenPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("database url: %w", err)
 	}
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		// google/uuid values go through pgx's binary uuid codec, not
+		// through text and sql.Scanner.
+		pgxuuid.Register(conn.TypeMap())
 		_, err := conn.Exec(ctx, "SET ROLE "+AppRole)
 		return err
 	}

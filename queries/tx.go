@@ -18,17 +18,22 @@ type DB interface {
 }
 
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back
-// otherwise. With InUserTx and InSystemTx it is the one place transactions
+// otherwise. With ReadAsUser and InSystemTx it is the one place transactions
 // begin and end.
 func InTx[D DB](ctx context.Context, db D, fn func(q *Queries) error) error {
 	return inTx(ctx, db, nil, fn)
 }
 
-// InUserTx runs fn in one transaction acting for userID: besides the
-// filters in each query's own SQL, row-level security limits every row to
-// the lists userID is on. Request handlers reach list data only this way.
-func InUserTx[D DB](ctx context.Context, db D, userID uuid.UUID, fn func(q *Queries) error) error {
-	return inTx(ctx, db, &queued{sql: actAsUser, args: []any{userID.String()}}, fn)
+// ReadAsUser runs fn's one query acting for userID: besides the filters in
+// each query's own SQL, row-level security limits every row to the lists
+// userID is on. Request handlers read list data only this way (and write
+// it through identity.ActAs, which acts as the user the same way).
+//
+// The act-as statement and the query go out as one pipeline, which
+// PostgreSQL runs as one implicit transaction: one round trip, no BEGIN or
+// COMMIT. fn may therefore run a single statement; a second one fails.
+func ReadAsUser[D DB](ctx context.Context, db D, userID uuid.UUID, fn func(q *Queries) error) error {
+	return inTx(ctx, db, &queued{sql: actAsUser, args: []any{userID.String()}, implicit: true}, fn)
 }
 
 // InSystemTx runs fn in one transaction as moviedice_system, which row-level
@@ -42,6 +47,9 @@ func InSystemTx[D DB](ctx context.Context, db D, fn func(q *Queries) error) erro
 type queued struct {
 	sql  string
 	args []any
+	// implicit: no BEGIN; the pipeline's implicit transaction is the
+	// transaction, so only one statement may follow.
+	implicit bool
 }
 
 func inTx[D DB](ctx context.Context, db D, actAs *queued, fn func(q *Queries) error) error {
@@ -59,8 +67,8 @@ func inTx[D DB](ctx context.Context, db D, actAs *queued, fn func(q *Queries) er
 	}
 	tx := &pipelinedTx{conn: conn.Conn(), actAs: actAs}
 	err := fn(New(tx))
-	if !tx.begun {
-		return err // fn ran no statement: there is no transaction to end
+	if !tx.begun || (actAs != nil && actAs.implicit) {
+		return err // no statement ran, or it ended with its pipeline
 	}
 	end := "COMMIT"
 	if err != nil {
@@ -75,17 +83,23 @@ func inTx[D DB](ctx context.Context, db D, actAs *queued, fn func(q *Queries) er
 // pipelinedTx is a transaction that sends BEGIN, and the statement that
 // sets who it acts as, in one round trip with its first query, instead of
 // one round trip each. Later statements run on the connection inside it.
+// For ReadAsUser it sends no BEGIN and allows no later statement.
 type pipelinedTx struct {
 	conn  *pgx.Conn
 	actAs *queued
 	begun bool
 }
 
+// errOneStatement is returned for a second statement in ReadAsUser.
+var errOneStatement = errors.New("queries: ReadAsUser runs one statement; use identity.ActAs or InTx for more")
+
 // start sends BEGIN, the act-as statement and the first query as one batch
 // and returns the batch positioned at the first query's result.
 func (t *pipelinedTx) start(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
-	b.Queue("BEGIN")
+	if t.actAs == nil || !t.actAs.implicit {
+		b.Queue("BEGIN")
+	}
 	if t.actAs != nil {
 		b.Queue(t.actAs.sql, t.actAs.args...)
 	}
@@ -101,7 +115,16 @@ func (t *pipelinedTx) start(ctx context.Context, sql string, args []any) (pgx.Ba
 	return br, nil
 }
 
+// again reports whether a statement must fail because ReadAsUser's one
+// statement already ran.
+func (t *pipelinedTx) again() bool {
+	return t.begun && t.actAs != nil && t.actAs.implicit
+}
+
 func (t *pipelinedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if t.again() {
+		return pgconn.CommandTag{}, errOneStatement
+	}
 	if t.begun {
 		return t.conn.Exec(ctx, sql, args...)
 	}
@@ -114,6 +137,9 @@ func (t *pipelinedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn
 }
 
 func (t *pipelinedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if t.again() {
+		return nil, errOneStatement
+	}
 	if t.begun {
 		return t.conn.Query(ctx, sql, args...)
 	}
@@ -130,6 +156,9 @@ func (t *pipelinedTx) Query(ctx context.Context, sql string, args ...any) (pgx.R
 }
 
 func (t *pipelinedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if t.again() {
+		return errRow{errOneStatement}
+	}
 	if t.begun {
 		return t.conn.QueryRow(ctx, sql, args...)
 	}

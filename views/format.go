@@ -46,3 +46,16 @@ func guestData(c ClaimPreview) string {
 	}
 	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
+
+// yearText is " (1979)", or nothing for an unknown year.
+func yearText(year int32) string {
+	if year == 0 {
+		return ""
+	}
+	return " (" + strconv.Itoa(int(year)) + ")"
+}
+
+// movieURL is the address of an action on a film.
+func movieURL(listID, movieID, action string) string {
+	return "/l/" + listID + "/movies/" + movieID + action
+}

@@ -33,7 +33,7 @@ func (s *Server) renderHome(w http.ResponseWriter, r *http.Request, status int, 
 	var err error
 	if sess := identity.FromContext(ctx); sess != nil {
 		h.SignedIn = true
-		err = queries.InUserTx(ctx, s.pool, sess.UserID, func(q *queries.Queries) error {
+		err = queries.ReadAsUser(ctx, s.pool, sess.UserID, func(q *queries.Queries) error {
 			rows, err := q.ListListsForMember(ctx, sess.UserID)
 			for _, l := range rows {
 				h.Lists = append(h.Lists, views.ListSummary{ID: l.ID.String(), Name: l.Name, Movies: l.Movies,
@@ -56,15 +56,15 @@ func (s *Server) renderHome(w http.ResponseWriter, r *http.Request, status int, 
 	s.render(w, r, status, views.HomePage(s.page(r, ""), h))
 }
 
-// read runs a request's reads in its one transaction, acting for the
-// signed-in user (row-level security applies). A visitor gets ENOTFOUND:
-// there is nothing of theirs to reach.
+// read runs a request's read (one query) acting for the signed-in user:
+// row-level security applies. A visitor gets ENOTFOUND: there is nothing
+// of theirs to reach.
 func (s *Server) read(r *http.Request, fn func(q *queries.Queries, sess *identity.Session) error) error {
 	sess := identity.FromContext(r.Context())
 	if sess == nil {
 		return errNotFound
 	}
-	return queries.InUserTx(r.Context(), s.pool, sess.UserID, func(q *queries.Queries) error { return fn(q, sess) })
+	return queries.ReadAsUser(r.Context(), s.pool, sess.UserID, func(q *queries.Queries) error { return fn(q, sess) })
 }
 
 // write runs a request's writes in its one transaction, as the user the

@@ -41,8 +41,8 @@ func TestRowLevelSecurityNet(t *testing.T) {
 	for table, want := range visible {
 		t.Run("an unfiltered SELECT on "+table+" returns only the user's lists' rows", func(t *testing.T) {
 			var got int64
-			// A transaction set up the way queries.InUserTx sets up every
-			// request's (ActAsUser), with a raw query that forgot its filter.
+			// A transaction acting as the user the way every request's does
+			// (ActAsUser), with a raw query that forgot its filter.
 			tx, err := pool.Begin(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -108,7 +108,10 @@ func TestRollFairness(t *testing.T) {
 	a.db.Super(t).QueryRow(ctx, "SELECT id, owner_id FROM lists").Scan(&listID, &userID)
 
 	const rolls = 10_000
-	err := queries.InUserTx(ctx, a.srv.pool, userID, func(q *queries.Queries) error {
+	err := queries.InTx(ctx, a.srv.pool, func(q *queries.Queries) error {
+		if err := q.ActAsUser(ctx, userID.String()); err != nil {
+			return err
+		}
 		for range rolls {
 			if _, err := rollDie(ctx, q, listID, userID); err != nil {
 				return err

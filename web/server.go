@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -122,6 +124,15 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 }
 
 var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// TuneGC makes the collector run a quarter as often as Go's default unless
+// GOGC is set: a server's live heap is small, so by default it collects
+// very often; here that cost about a tenth of a page view's CPU.
+func TuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+}
 
 // Serve answers HTTP on l until ctx is done, then stops taking new
 // connections and lets in-flight requests finish (up to drain).

@@ -46,19 +46,26 @@ func main() {
 	conns := flag.Int("conns", 32, "concurrent connections (HTTP clients, pgbench clients)")
 	films := flag.Int("films", 50, "films on the list")
 	members := flag.Int("members", 5, "members of the list, owner included")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the HTTP run to this file")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the server during the HTTP run to this file")
+	gen := flag.String("gen", "auto", "HTTP load generator: wrk (lighter, so more of the cores go to the server), go (built in), or auto (wrk when installed)")
 	flag.Parse()
 	if *duration > 5*time.Minute || *conns > 1000 {
 		fmt.Fprintln(os.Stderr, "loadtest: keep it bounded: -duration at most 5m, -conns at most 1000")
 		os.Exit(2)
 	}
-	if err := run(*duration, *conns, *films, *members, *cpuprofile); err != nil {
+	if *gen == "auto" {
+		*gen = "go"
+		if _, err := exec.LookPath("wrk"); err == nil {
+			*gen = "wrk"
+		}
+	}
+	if err := run(*duration, *conns, *films, *members, *cpuprofile, *gen); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(duration time.Duration, conns, films, members int, cpuprofile string) error {
+func run(duration time.Duration, conns, films, members int, cpuprofile, gen string) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "moviedice-loadtest-")
 	if err != nil {
@@ -95,6 +102,7 @@ func run(duration time.Duration, conns, films, members int, cpuprofile string) e
 		return err
 	}
 	defer pool.Close()
+	web.TuneGC() // as moviedice serve does
 	reg := web.NewRegistry()
 	key := bytes.Repeat([]byte{7}, 32)
 	id, err := identity.New(identity.Config{Pool: pool, Log: log, CookieKeys: [][]byte{key}, Pepper: key,
@@ -124,10 +132,14 @@ func run(duration time.Duration, conns, films, members int, cpuprofile string) e
 	if err := pool.QueryRow(ctx, "SELECT user_id::text FROM devices ORDER BY created_at LIMIT 1").Scan(&owner); err != nil {
 		return err
 	}
-	fmt.Printf("list with %d films and %d members; %d connections, %v per side, GOMAXPROCS=%d\n\n",
-		films, members, conns, duration, runtime.GOMAXPROCS(0))
+	fmt.Printf("list with %d films and %d members; %d connections, %v per side, load generator %s, GOMAXPROCS=%d\n\n",
+		films, members, conns, duration, gen, runtime.GOMAXPROCS(0))
 
-	hammer(page, cookie, conns, 2*time.Second) // warm up pool, caches, JIT of the planner
+	load := hammer
+	if gen == "wrk" {
+		load = wrk
+	}
+	load(page, cookie, conns, 2*time.Second) // warm up the pool, caches and plans
 	var prof *os.File
 	if cpuprofile != "" {
 		if prof, err = os.Create(cpuprofile); err != nil {
@@ -135,7 +147,7 @@ func run(duration time.Duration, conns, films, members int, cpuprofile string) e
 		}
 		pprof.StartCPUProfile(prof)
 	}
-	httpRes := hammer(page, cookie, conns, duration)
+	httpRes := load(page, cookie, conns, duration)
 	if prof != nil {
 		pprof.StopCPUProfile()
 		prof.Close()
@@ -156,7 +168,7 @@ func run(duration time.Duration, conns, films, members int, cpuprofile string) e
 	fmt.Println("| measurement | req/s | p50 | p99 |")
 	fmt.Println("|---|---:|---:|---:|")
 	fmt.Printf("| GET /l/{id}, signed-in member, over HTTP | %.0f | %.2f ms | %.2f ms |\n", httpRes.rps, ms(httpRes.p50), ms(httpRes.p99))
-	fmt.Printf("| the page's queries alone (pgbench, prepared, 1 transaction each) | %.0f | | |\n", dbTPS)
+	fmt.Printf("| the page's queries alone (pgbench, prepared, same round trips) | %.0f | | |\n", dbTPS)
 	fmt.Printf("\npage rate / database-only rate: %.0f %%\n", 100*httpRes.rps/dbTPS)
 	return nil
 }
@@ -242,10 +254,11 @@ func get(c *http.Client, u string) (string, error) {
 
 // pageQueries are the queries behind GET /l/{id}, in the order and round
 // trips the server uses, read from queries/*.sql so the baseline runs
-// exactly the app's SQL: the session lookup; then, as queries.InUserTx
-// does, BEGIN, acting as the user and the page query in one pipeline; then
-// COMMIT. Lines starting with a backslash are pgbench commands.
-var pageQueries = []string{"GetSessionForDevice", `\startpipeline`, "BEGIN", "ActAsUser", "GetListPageForMember", `\endpipeline`, "COMMIT"}
+// exactly the app's SQL: the session lookup; then, as queries.ReadAsUser
+// does, acting as the user and the page query in one pipeline (one
+// implicit transaction). Lines starting with a backslash are pgbench
+// commands.
+var pageQueries = []string{"GetSessionForDevice", `\startpipeline`, "ActAsUser", "GetListPageForMember", `\endpipeline`}
 
 // pgbenchScript turns the page's named queries into a pgbench script with
 // :device, :user and :list variables.
@@ -327,6 +340,34 @@ func pgbench(ctx context.Context, cluster *pgdev.Cluster, dir string, conns int,
 	var tps float64
 	fmt.Sscan(string(m[1]), &tps)
 	return tps, nil
+}
+
+// wrk runs wrk against page with cookie for d and reads its summary.
+func wrk(page string, cookie *http.Cookie, conns int, d time.Duration) result {
+	out, err := exec.Command("wrk", "-t", "2", "-c", fmt.Sprint(conns), "-d", fmt.Sprintf("%ds", int(d.Seconds())),
+		"--latency", "-H", "Cookie: "+cookie.Name+"="+cookie.Value, page).CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "wrk: %v\n%s", err, out)
+		return result{errors: 1}
+	}
+	var res result
+	if m := regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`).FindSubmatch(out); m != nil {
+		fmt.Sscan(string(m[1]), &res.rps)
+	}
+	pct := func(p string) time.Duration {
+		m := regexp.MustCompile(`(?m)^\s+` + p + `%\s+([0-9.]+)(us|ms|s)`).FindSubmatch(out)
+		if m == nil {
+			return 0
+		}
+		d, _ := time.ParseDuration(string(m[1]) + strings.Replace(string(m[2]), "us", "µs", 1))
+		return d
+	}
+	res.p50, res.p99 = pct("50"), pct("99")
+	if regexp.MustCompile(`Non-2xx or 3xx responses|Socket errors`).Match(out) {
+		res.errors = 1
+		fmt.Fprintf(os.Stderr, "wrk reported errors:\n%s", out)
+	}
+	return res
 }
 
 type result struct {

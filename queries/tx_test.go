@@ -1,0 +1,99 @@
+package queries_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/moviedice/moviedice/queries"
+	"github.com/moviedice/moviedice/web/pgdev/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+func TestTransactions(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	// One connection, so what one transaction leaves behind the next sees.
+	pool, err := queries.OpenPool(ctx, db.URL+" pool_max_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+
+	t.Run("InTx commits what fn wrote, or nothing if fn fails", func(t *testing.T) {
+		err := queries.InTx(ctx, pool, func(q *queries.Queries) error {
+			_, err := q.CreateUser(ctx, "Kept Otter")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("boom")
+		err = queries.InTx(ctx, pool, func(q *queries.Queries) error {
+			if _, err := q.CreateUser(ctx, "Lost Otter"); err != nil {
+				return err
+			}
+			if _, err := q.CreateUser(ctx, "Lost Badger"); err != nil {
+				return err
+			}
+			return boom
+		})
+		if err != boom {
+			t.Fatalf("err %v", err)
+		}
+		if n := db.MustCount(t, "SELECT count(*) FROM users"); n != 1 {
+			t.Errorf("%d users: a failed transaction left rows", n)
+		}
+	})
+	t.Run("a failing first statement rolls back and leaves the connection usable", func(t *testing.T) {
+		err := queries.InTx(ctx, pool, func(q *queries.Queries) error {
+			_, err := q.CreateUser(ctx, "") // violates the name check
+			return err
+		})
+		if err == nil {
+			t.Fatal("empty name accepted")
+		}
+		for range 20 { // every pooled connection is still fine
+			if err := pool.Ping(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	t.Run("ReadAsUser acts as the user and allows one statement only", func(t *testing.T) {
+		user := uuid.New()
+		var seen bool
+		err := queries.ReadAsUser(ctx, pool, user, func(q *queries.Queries) error {
+			_, err := q.IsListMember(ctx, queries.IsListMemberParams{ListID: uuid.New(), UserID: user})
+			seen = err == nil
+			if err != nil {
+				return err
+			}
+			_, err = q.IsListMember(ctx, queries.IsListMemberParams{ListID: uuid.New(), UserID: user})
+			return err
+		})
+		if !seen || err == nil {
+			t.Errorf("first statement ok %v, second statement err %v", seen, err)
+		}
+		var acting string
+		if err := pool.QueryRow(ctx, "SELECT coalesce(current_setting('app.user_id', true), '')").Scan(&acting); err != nil || acting != "" {
+			t.Errorf("app.user_id leaked past its transaction: %q %v", acting, err)
+		}
+	})
+	t.Run("InSystemTx acts as moviedice_system, only inside", func(t *testing.T) {
+		var role string
+		err := queries.InSystemTx(ctx, pool, func(q *queries.Queries) error {
+			_, err := q.CountSiteStats(ctx)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pool.QueryRow(ctx, "SELECT current_user").Scan(&role); err != nil || role != queries.AppRole {
+			t.Errorf("after a system transaction the pool works as %q (%v)", role, err)
+		}
+	})
+}
