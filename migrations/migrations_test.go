@@ -3,11 +3,13 @@ package migrations_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
@@ -148,6 +150,121 @@ func TestSchema(t *testing.T) {
 			`INSERT INTO movies (list_id, added_by, title, year) SELECT list_id, added_by, '  the   THING ', 1982 FROM movies`)
 		if err == nil {
 			t.Errorf("duplicate film accepted")
+		}
+	})
+}
+
+func TestChangeFeed(t *testing.T) {
+	pdb := pgtest.New(t)
+	ctx := context.Background()
+	listener := pdb.Super(t)
+	if _, err := listener.Exec(ctx, "LISTEN moviedice_changes; LISTEN moviedice_devices"); err != nil {
+		t.Fatal(err)
+	}
+	// next returns the next notification's channel and payload, or "" after a quiet 300 ms.
+	next := func() (string, map[string]any) {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		n, err := listener.WaitForNotification(wctx)
+		if err != nil {
+			return "", nil
+		}
+		if n.Channel == "moviedice_devices" {
+			return n.Channel, map[string]any{"device": n.Payload}
+		}
+		var p map[string]any
+		if err := json.Unmarshal([]byte(n.Payload), &p); err != nil {
+			t.Fatalf("payload %q: %v", n.Payload, err)
+		}
+		if len(n.Payload) > 300 {
+			t.Errorf("payload of %d bytes: ids only, please", len(n.Payload))
+		}
+		return n.Channel, p
+	}
+	expect := func(kind, row string, version float64) {
+		t.Helper()
+		_, p := next()
+		if p == nil || p["kind"] != kind || (row != "" && p["row"] != row) || p["version"] != version {
+			t.Fatalf("got %v, want %s row %s version %v", p, kind, row, version)
+		}
+	}
+	quiet := func() {
+		t.Helper()
+		if ch, p := next(); p != nil {
+			t.Fatalf("unexpected %s %v", ch, p)
+		}
+	}
+
+	var owner, member, list, film string
+	super := pdb.Super(t)
+	super.QueryRow(ctx, "INSERT INTO users (display_name) VALUES ('Owner') RETURNING id").Scan(&owner)
+	super.QueryRow(ctx, "INSERT INTO users (display_name) VALUES ('Member') RETURNING id").Scan(&member)
+	super.QueryRow(ctx, "INSERT INTO lists (owner_id, name, invite_token) VALUES ($1, 'Friday', 'tok-friday-1234567890123') RETURNING id", owner).Scan(&list)
+	expect("lists.insert", list, 1)
+	super.Exec(ctx, "INSERT INTO list_members (list_id, user_id) VALUES ($1, $2), ($1, $3)", list, owner, member)
+	expect("list_members.insert", owner, 2)
+	expect("list_members.insert", member, 3)
+
+	// Writes through the app role, acting as a member, as requests do.
+	pool := pdb.Pool(t)
+	asMember := func(sql string, args ...any) error {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, "SELECT set_config('app.user_id', $1, true)", member); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, sql, args...); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	}
+	t.Run("a film added is announced with the list's new version", func(t *testing.T) {
+		if err := asMember("INSERT INTO movies (list_id, added_by, title) VALUES ($1, $2, 'Alien')", list, member); err != nil {
+			t.Fatal(err)
+		}
+		super.QueryRow(ctx, "SELECT id FROM movies").Scan(&film)
+		expect("movies.insert", film, 4)
+		if v := pdb.MustCount(t, "SELECT version FROM lists"); v != 4 {
+			t.Errorf("version %d", v)
+		}
+	})
+	t.Run("a rolled-back write is never announced", func(t *testing.T) {
+		tx, _ := super.Begin(ctx)
+		tx.Exec(ctx, "INSERT INTO movies (list_id, added_by, title) VALUES ($1, $2, 'Heat')", list, owner)
+		tx.Rollback(ctx)
+		quiet()
+		if v := pdb.MustCount(t, "SELECT version FROM lists"); v != 4 {
+			t.Errorf("version %d after a rollback", v)
+		}
+	})
+	t.Run("renaming the list is announced once", func(t *testing.T) {
+		super.Exec(ctx, "UPDATE lists SET name = 'Saturday'")
+		expect("lists.update", list, 5)
+		quiet()
+	})
+	t.Run("a member leaving is announced though they can no longer see the list", func(t *testing.T) {
+		if err := asMember("DELETE FROM list_members WHERE list_id = $1 AND user_id = $2", list, member); err != nil {
+			t.Fatal(err)
+		}
+		expect("list_members.delete", member, 6)
+	})
+	t.Run("deleting the list is one announcement, not one per row", func(t *testing.T) {
+		super.Exec(ctx, "DELETE FROM lists")
+		expect("lists.delete", list, 7)
+		quiet()
+	})
+	t.Run("a device signed out is announced on its own channel", func(t *testing.T) {
+		var device string
+		super.QueryRow(ctx, "INSERT INTO devices (user_id) VALUES ($1) RETURNING id", owner).Scan(&device)
+		super.Exec(ctx, "UPDATE devices SET last_seen_at = now()")
+		quiet()
+		super.Exec(ctx, "DELETE FROM devices")
+		if ch, p := next(); ch != "moviedice_devices" || p["device"] != device {
+			t.Errorf("got %s %v", ch, p)
 		}
 	})
 }
