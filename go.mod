@@ -9,6 +9,7 @@ tool (
 
 require (
 	github.com/a-h/templ v0.3.977
+	github.com/coder/websocket v1.8.15
 	github.com/google/uuid v1.6.0
 	github.com/gorilla/securecookie v1.1.2
 	github.com/gorilla/sessions v1.4.0

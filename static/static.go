@@ -6,5 +6,5 @@ import "embed"
 
 // FS is every static file, by its logical path ("css/app.css").
 //
-//go:embed css icons js
+//go:embed css icons js vendor/*.js
 var FS embed.FS

@@ -12,8 +12,14 @@ type Page struct {
 	CSSURL  string
 	IconURL string
 	JSURL   string
-	// Viewer is the signed-in user's name; empty for a visitor.
-	Viewer string
+	// Viewer is the signed-in user's name, ViewerID their id; empty for a
+	// visitor. The page's script compares ViewerID with live fragments'
+	// data attributes.
+	Viewer   string
+	ViewerID string
+	// HtmxURL and WsURL are the vendored htmx and its websocket extension.
+	HtmxURL string
+	WsURL   string
 }
 
 // Home is the start page: the viewer's lists, or the landing text.
@@ -54,7 +60,13 @@ type ListPage struct {
 	OwnerName string
 	Created   time.Time
 	// Owner: the viewer owns the list (rename, invite, remove, delete).
-	Owner bool
+	Owner   bool
+	OwnerID string
+	// Live: rendered once for every member (a live fragment), not for one
+	// viewer: per-viewer controls come hidden with data attributes.
+	Live bool
+	// Version is the list's version this page shows.
+	Version int64
 	// InviteURL is the invitation link, shown to the owner only.
 	InviteURL string
 	Members   []Member
@@ -90,12 +102,13 @@ type Member struct {
 
 // Movie is one film on a list.
 type Movie struct {
-	ID      string
-	Title   string
-	Year    int32 // 0 when unknown
-	Watched bool
-	AddedBy string
-	AddedAt time.Time
+	ID        string
+	Title     string
+	Year      int32 // 0 when unknown
+	Watched   bool
+	AddedBy   string
+	AddedByID string
+	AddedAt   time.Time
 	// CanRemove: the viewer added it or owns the list.
 	CanRemove bool
 }

@@ -39,7 +39,7 @@ func (s *Server) renderList(w http.ResponseWriter, r *http.Request, id uuid.UUID
 	var page *views.ListPage
 	err := s.read(r, func(q *queries.Queries, sess *identity.Session) error {
 		var err error
-		page, err = s.loadList(r.Context(), q, sess, id)
+		page, err = s.loadList(r.Context(), q, sess.UserID, id)
 		return err
 	})
 	if err != nil {
@@ -57,14 +57,15 @@ func (s *Server) renderList(w http.ResponseWriter, r *http.Request, id uuid.UUID
 
 // loadList reads everything a list page shows in one query, filtered to
 // the viewer's membership.
-func (s *Server) loadList(ctx context.Context, q *queries.Queries, sess *identity.Session, id uuid.UUID) (*views.ListPage, error) {
-	l, err := q.GetListPageForMember(ctx, queries.GetListPageForMemberParams{ID: id, UserID: sess.UserID})
+func (s *Server) loadList(ctx context.Context, q *queries.Queries, viewer, id uuid.UUID) (*views.ListPage, error) {
+	l, err := q.GetListPageForMember(ctx, queries.GetListPageForMemberParams{ID: id, UserID: viewer})
 	if err != nil {
 		return nil, queries.Translate(err)
 	}
-	owner := l.OwnerID == sess.UserID
+	owner := l.OwnerID == viewer
 	page := &views.ListPage{
-		ID: l.ID.String(), Name: l.Name, OwnerName: l.OwnerName, Created: l.CreatedAt, Owner: owner,
+		Version: l.Version,
+		ID:      l.ID.String(), Name: l.Name, OwnerName: l.OwnerName, Created: l.CreatedAt, Owner: owner, OwnerID: l.OwnerID.String(),
 		Rename:  views.TextForm{Value: l.Name},
 		Members: make([]views.Member, len(l.MemberIds)),
 		Movies:  make([]views.Movie, len(l.MovieIds)),
@@ -74,12 +75,13 @@ func (s *Server) loadList(ctx context.Context, q *queries.Queries, sess *identit
 		page.InviteURL = s.baseURL.JoinPath("join", l.InviteToken).String()
 	}
 	for i, id := range l.MemberIds {
-		page.Members[i] = views.Member{ID: id.String(), Name: l.MemberNames[i], Owner: id == l.OwnerID, You: id == sess.UserID}
+		page.Members[i] = views.Member{ID: id.String(), Name: l.MemberNames[i], Owner: id == l.OwnerID, You: id == viewer}
 	}
 	for i, id := range l.MovieIds {
 		page.Movies[i] = views.Movie{
 			ID: id.String(), Title: l.MovieTitles[i], Year: l.MovieYears[i], Watched: l.MovieWatched[i],
-			AddedBy: l.MovieAddedByNames[i], AddedAt: l.MovieCreated[i], CanRemove: owner || l.MovieAddedBy[i] == sess.UserID,
+			AddedBy: l.MovieAddedByNames[i], AddedByID: l.MovieAddedBy[i].String(), AddedAt: l.MovieCreated[i],
+			CanRemove: owner || l.MovieAddedBy[i] == viewer,
 		}
 	}
 	for i, id := range l.RollIds {

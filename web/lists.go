@@ -154,7 +154,7 @@ func (s *Server) deleteList(w http.ResponseWriter, r *http.Request) {
 	if r.PostFormValue("confirm") != "yes" {
 		var d views.DeleteList
 		err := s.read(r, func(q *queries.Queries, sess *identity.Session) error {
-			page, err := s.loadList(r.Context(), q, sess, id)
+			page, err := s.loadList(r.Context(), q, sess.UserID, id)
 			if err == nil && !page.Owner {
 				err = errNotFound
 			}

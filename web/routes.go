@@ -17,6 +17,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /{$}", s.home)
 	handle("POST /lists", s.createList)
 	handle("GET /l/{id}", s.showList)
+	handle("GET /l/{id}/live", s.liveList)
 	handle("POST /l/{id}/movies", s.addMovie)
 	handle("POST /l/{id}/movies/{movieID}/delete", s.deleteMovie)
 	handle("POST /l/{id}/movies/{movieID}/watched", s.toggleWatched)

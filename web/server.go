@@ -28,6 +28,7 @@ import (
 	"github.com/moviedice/moviedice/static"
 	"github.com/moviedice/moviedice/views"
 	"github.com/moviedice/moviedice/web/identity"
+	"github.com/moviedice/moviedice/web/live"
 )
 
 // Config is what the server needs from its caller.
@@ -39,6 +40,8 @@ type Config struct {
 	Log     *slog.Logger
 	// Identity knows who each request is from.
 	Identity *identity.Service
+	// LiveDatabaseURL is for the live hub's own LISTEN connection.
+	LiveDatabaseURL string
 	// Registry receives the server's metrics and is what /metrics serves.
 	Registry *prometheus.Registry
 }
@@ -54,6 +57,7 @@ type Server struct {
 	registry   *prometheus.Registry
 	metrics    *httpMetrics
 	migrations *goose.Provider
+	hub        *live.Hub
 	handler    http.Handler
 	// patterns are the route table's patterns, in order.
 	patterns []string
@@ -82,9 +86,13 @@ func New(cfg Config) (*Server, error) {
 	if s.metrics, err = newHTTPMetrics(cfg.Registry, cfg.Pool); err != nil {
 		return nil, err
 	}
+	s.hub = live.New(live.Config{DatabaseURL: cfg.LiveDatabaseURL, Render: s.renderLive, Log: cfg.Log})
 	s.handler = s.routes()
 	return s, nil
 }
+
+// Hub is the server's live hub; run it with Hub().Run.
+func (s *Server) Hub() *live.Hub { return s.hub }
 
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -93,9 +101,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // page returns the layout data every page shares.
 func (s *Server) page(r *http.Request, title string) views.Page {
-	p := views.Page{Title: title, CSSURL: s.assets.url("css/app.css"), IconURL: s.assets.url("icons/die.svg"), JSURL: s.assets.url("js/app.js")}
+	p := views.Page{Title: title, CSSURL: s.assets.url("css/app.css"), IconURL: s.assets.url("icons/die.svg"), JSURL: s.assets.url("js/app.js"),
+		HtmxURL: s.assets.url("vendor/htmx-2.0.11.min.js"), WsURL: s.assets.url("vendor/htmx-ext-ws-2.0.4.min.js")}
 	if sess := identity.FromContext(r.Context()); sess != nil {
-		p.Viewer = sess.DisplayName
+		p.Viewer, p.ViewerID = sess.DisplayName, sess.UserID.String()
 	}
 	return p
 }

@@ -32,6 +32,7 @@ type testApp struct {
 	srv  *Server
 	db   *pgtest.DB
 	logs *syncBuffer
+	idc  identity.Config // as given, for a second instance
 }
 
 func mustApp(t testing.TB) *testApp {
@@ -42,7 +43,19 @@ func mustApp(t testing.TB) *testApp {
 // mustAppWith is mustApp with identity settings (keys and pool are filled in).
 func mustAppWith(t testing.TB, idc identity.Config) *testApp {
 	t.Helper()
-	db := pgtest.New(t)
+	return startApp(t, pgtest.New(t), idc)
+}
+
+// secondInstance starts another server on a's database, as a second
+// process of a deployment would be.
+func (a *testApp) secondInstance(t testing.TB) *testApp {
+	t.Helper()
+	return startApp(t, a.db, a.idc)
+}
+
+func startApp(t testing.TB, db *pgtest.DB, idc identity.Config) *testApp {
+	t.Helper()
+	given := idc
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	base, _ := url.Parse("http://127.0.0.1")
@@ -57,13 +70,22 @@ func mustAppWith(t testing.TB, idc identity.Config) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{BaseURL: base, Pool: pool, Log: log, Registry: reg, Identity: id})
+	srv, err := New(Config{BaseURL: base, Pool: pool, Log: log, Registry: reg, Identity: id, LiveDatabaseURL: db.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, stop := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() { srv.Hub().Run(ctx); close(hubDone) }()
+	t.Cleanup(func() { srv.Hub().Shutdown(); stop(); <-hubDone })
+	select {
+	case <-srv.Hub().Listening():
+	case <-time.After(10 * time.Second):
+		t.Fatal("live hub not listening")
+	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &testApp{Server: ts, srv: srv, db: db, logs: logs}
+	return &testApp{Server: ts, srv: srv, db: db, logs: logs, idc: given}
 }
 
 // do sends a request and returns the response with its body read.

@@ -140,6 +140,7 @@ func (a *testApp) sweepTable() map[string]sweepRoute {
 		"GET /{$}":                              {path: fixed("/"), want: [4]int{ok, ok, ok, ok}, noIDs: true},
 		"POST /lists":                           {path: fixed("/lists"), form: []string{"name", "New"}, want: [4]int{seen, seen, seen, seen}, noIDs: true},
 		"GET /l/{id}":                           {path: listPath(""), want: [4]int{ok, ok, nf, nf}},
+		"GET /l/{id}/live":                      {path: listPath("/live"), want: [4]int{http.StatusUpgradeRequired, http.StatusUpgradeRequired, nf, nf}},
 		"POST /l/{id}/movies":                   {path: listPath("/movies"), form: []string{"title", "Brand new"}, want: [4]int{seen, seen, nf, nf}},
 		"POST /l/{id}/movies/{movieID}/delete":  {path: filmPath("/delete"), want: [4]int{seen, seen, nf, nf}},
 		"POST /l/{id}/movies/{movieID}/watched": {path: filmPath("/watched"), want: [4]int{seen, seen, nf, nf}},

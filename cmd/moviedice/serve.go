@@ -81,10 +81,15 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Config{BaseURL: base, Pool: pool, Log: log, Registry: registry, Identity: id})
+	srv, err := web.New(web.Config{BaseURL: base, Pool: pool, Log: log, Registry: registry, Identity: id, LiveDatabaseURL: db.url})
 	if err != nil {
 		return err
 	}
+	go srv.Hub().Run(ctx)
+	go func() {
+		<-ctx.Done()
+		srv.Hub().Shutdown() // websockets are hijacked: graceful shutdown does not wait for them
+	}()
 	go identity.RunEvery(ctx, log, "merge retry", mergeRetryEvery, func(ctx context.Context) error {
 		_, err := id.RetryMerges(ctx)
 		return err

@@ -1,0 +1,75 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/moviedice/moviedice/queries"
+	"github.com/moviedice/moviedice/views"
+	"github.com/moviedice/moviedice/web/identity"
+	"github.com/moviedice/moviedice/web/live"
+)
+
+// liveRollWindow: a roll this recent animates in the live fragment, so
+// everyone watching sees the die tumble.
+const liveRollWindow = 5 * time.Second
+
+// liveList is GET /l/{id}/live: the list's websocket. Membership is checked
+// before the upgrade; anyone else gets the 404 a missing list gets.
+func (s *Server) liveList(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err == nil {
+		err = s.read(r, func(q *queries.Queries, sess *identity.Session) error {
+			member, err := q.IsListMember(r.Context(), queries.IsListMemberParams{ListID: id, UserID: sess.UserID})
+			if err == nil && !member {
+				err = errNotFound
+			}
+			return err
+		})
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sess := identity.FromContext(r.Context())
+	if !s.hub.Admit(sess.DeviceID) {
+		s.renderErrorMessage(w, r, http.StatusTooManyRequests, "This browser has too many live connections open. Close a few tabs.")
+		return
+	}
+	sub := live.Subscriber{List: id, Device: sess.DeviceID, User: sess.UserID}
+	if err := s.hub.Serve(w, r, sub, []string{s.baseURL.Host}); err != nil && !errors.Is(err, live.ErrTooMany) {
+		s.log.DebugContext(r.Context(), "live: not upgraded", "err", err)
+	}
+}
+
+// renderLive is the hub's Renderer: the list's live fragment, read acting
+// as one of its subscribers and rendered the same for every member.
+func (s *Server) renderLive(ctx context.Context, list, asUser uuid.UUID) ([]byte, int64, bool, error) {
+	var page *views.ListPage
+	err := queries.ReadAsUser(ctx, s.pool, asUser, func(q *queries.Queries) error {
+		var err error
+		page, err = s.loadList(ctx, q, asUser, list)
+		return err
+	})
+	if queries.ErrorCode(err) == queries.ENOTFOUND {
+		return nil, 0, false, nil
+	}
+	if err != nil {
+		return nil, 0, false, err
+	}
+	page.Live, page.Owner = true, false
+	for i := range page.Members {
+		page.Members[i].You = false
+	}
+	page.JustRolled = len(page.Rolls) > 0 && time.Since(page.Rolls[0].At) < liveRollWindow
+	var buf bytes.Buffer
+	if err := views.LiveFragment(*page).Render(ctx, &buf); err != nil {
+		return nil, 0, false, err
+	}
+	return buf.Bytes(), page.Version, true, nil
+}

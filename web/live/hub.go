@@ -1,0 +1,242 @@
+// Package live fans the database's change feed out to browsers: one LISTEN
+// connection per instance, subscriptions per list, each change loaded and
+// rendered once and the same bytes sent to every subscriber over its
+// websocket. It never imports web; web hands it a Renderer.
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// The feed's channels (see migrations/00003_change_feed.sql).
+const (
+	changesChannel = "moviedice_changes"
+	devicesChannel = "moviedice_devices"
+)
+
+// ListenerName is the application_name of the hub's LISTEN connection, so
+// operators (and tests) can find it in pg_stat_activity.
+const ListenerName = "moviedice-live"
+
+// Event is one change announced on the feed: ids only.
+type Event struct {
+	List    uuid.UUID `json:"list"`
+	Kind    string    `json:"kind"` // table.op, e.g. "movies.insert"
+	Row     string    `json:"row"`  // the row's id; a member's user id for list_members
+	Version int64     `json:"version"`
+}
+
+// Renderer loads a list's current state, acting as asUser (one of its
+// subscribers), and renders its live fragment, the same for every member.
+// found is false when asUser cannot see the list (any more).
+type Renderer func(ctx context.Context, list, asUser uuid.UUID) (html []byte, version int64, found bool, err error)
+
+// Config is what a hub needs.
+type Config struct {
+	// DatabaseURL is for the hub's own LISTEN connection, outside the pool.
+	DatabaseURL string
+	Render      Renderer
+	Log         *slog.Logger
+	// MaxPerDevice and MaxConns bound live connections per device and per
+	// instance; QueueLen bounds each connection's unsent messages.
+	MaxPerDevice int
+	MaxConns     int
+	QueueLen     int
+}
+
+// Hub keeps the live connections of one instance.
+type Hub struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	topics   map[uuid.UUID]*topic
+	byDevice map[uuid.UUID]map[*client]struct{}
+	conns    int
+
+	listening chan struct{} // closed once the first LISTEN is up
+	onceUp    sync.Once
+}
+
+// New returns a hub; Run starts it listening.
+func New(cfg Config) *Hub {
+	if cfg.MaxPerDevice <= 0 {
+		cfg.MaxPerDevice = 8
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 15000
+	}
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = 16
+	}
+	return &Hub{cfg: cfg, log: cfg.Log, topics: map[uuid.UUID]*topic{}, byDevice: map[uuid.UUID]map[*client]struct{}{}, listening: make(chan struct{})}
+}
+
+// Listening is closed once the hub first listens to the feed.
+func (h *Hub) Listening() <-chan struct{} { return h.listening }
+
+// Run listens to the feed until ctx is done, reconnecting with backoff and
+// jitter when the connection drops. After every (re)connect all
+// subscribers are sent their list's full current state, since events may
+// have been missed meanwhile.
+func (h *Hub) Run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		started := time.Now()
+		err := h.listen(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(started) > time.Minute {
+			backoff = 100 * time.Millisecond
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		h.log.Warn("live: feed connection lost; reconnecting", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+func (h *Hub) listen(ctx context.Context) error {
+	cfg, err := pgx.ParseConfig(h.cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("database url: %w", err)
+	}
+	cfg.RuntimeParams["application_name"] = ListenerName
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+changesChannel+"; LISTEN "+devicesChannel); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	h.resyncAll()
+	h.onceUp.Do(func() { close(h.listening) })
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		switch n.Channel {
+		case devicesChannel:
+			if id, err := uuid.Parse(n.Payload); err == nil {
+				h.closeDevice(id)
+			}
+		case changesChannel:
+			var e Event
+			if err := json.Unmarshal([]byte(n.Payload), &e); err != nil {
+				h.log.Warn("live: bad payload", "payload", n.Payload, "err", err)
+				continue
+			}
+			h.dispatch(e)
+		}
+	}
+}
+
+// dispatch applies an event: closes connections it ends, and marks the
+// list's topic for a re-render.
+func (h *Hub) dispatch(e Event) {
+	h.mu.Lock()
+	t := h.topics[e.List]
+	h.mu.Unlock()
+	if t == nil {
+		return
+	}
+	switch e.Kind {
+	case "lists.delete":
+		t.closeAll(StatusListDeleted, "the list was deleted")
+		return
+	case "list_members.delete":
+		if user, err := uuid.Parse(e.Row); err == nil {
+			t.closeUser(user, StatusRemoved, "you are no longer on this list")
+		}
+	}
+	t.mark(e.Version)
+}
+
+func (h *Hub) resyncAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range h.topics {
+		t.resync()
+	}
+}
+
+func (h *Hub) closeDevice(device uuid.UUID) {
+	h.mu.Lock()
+	var cs []*client
+	for c := range h.byDevice[device] {
+		cs = append(cs, c)
+	}
+	h.mu.Unlock()
+	for _, c := range cs {
+		c.close(StatusSignedOut, "this device was signed out")
+	}
+}
+
+// ErrTooMany is returned when a device or the instance has as many live
+// connections as allowed.
+var ErrTooMany = errors.New("live: too many connections")
+
+// register adds c to its list's topic, starting the topic if needed.
+func (h *Hub) register(c *client) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.conns >= h.cfg.MaxConns || len(h.byDevice[c.Device]) >= h.cfg.MaxPerDevice {
+		return ErrTooMany
+	}
+	t := h.topics[c.List]
+	if t == nil {
+		t = newTopic(h, c.List)
+		h.topics[c.List] = t
+		go t.run()
+	}
+	t.add(c)
+	if h.byDevice[c.Device] == nil {
+		h.byDevice[c.Device] = map[*client]struct{}{}
+	}
+	h.byDevice[c.Device][c] = struct{}{}
+	h.conns++
+	return nil
+}
+
+// unregister removes c; a topic with no subscribers left stops.
+func (h *Hub) unregister(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t := h.topics[c.List]; t != nil && t.remove(c) {
+		delete(h.topics, c.List)
+		t.stop()
+	}
+	if set := h.byDevice[c.Device]; set != nil {
+		if _, ok := set[c]; ok {
+			delete(set, c)
+			h.conns--
+		}
+		if len(set) == 0 {
+			delete(h.byDevice, c.Device)
+		}
+	}
+}
+
+// Conns reports how many live connections this instance holds.
+func (h *Hub) Conns() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.conns
+}

@@ -1,0 +1,121 @@
+package live
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+)
+
+// A client that stops reading must be dropped without delaying anyone else.
+func TestSlowReaderIsDroppedFastReaderIsNot(t *testing.T) {
+	list := uuid.New()
+	var version atomic.Int64
+	pad := bytes.Repeat([]byte("x"), 256<<10) // big fragments fill socket buffers fast
+	render := func(_ context.Context, l, _ uuid.UUID) ([]byte, int64, bool, error) {
+		v := version.Load()
+		return append([]byte(fmt.Sprintf("<div id=\"v\">version %d</div>", v)), pad...), v, true, nil
+	}
+	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), QueueLen: 4})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.Serve(w, r, Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, nil)
+	}))
+	defer srv.Close()
+	defer h.Shutdown()
+	dial := func() *websocket.Conn {
+		c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadLimit(1 << 20)
+		t.Cleanup(func() { c.CloseNow() })
+		return c
+	}
+	fast, slow := dial(), dial()
+	read := func(c *websocket.Conn, want int64) time.Duration {
+		t.Helper()
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		for {
+			_, msg, err := c.Read(ctx)
+			if err != nil {
+				t.Fatalf("fast reader: waiting for version %d: %v", want, err)
+			}
+			if bytes.HasPrefix(msg, []byte(fmt.Sprintf("<div id=\"v\">version %d<", want))) {
+				return time.Since(start)
+			}
+		}
+	}
+	read(fast, 0) // the full state on joining
+	var worst time.Duration
+	for v := int64(1); v <= 60; v++ {
+		version.Store(v)
+		h.dispatch(Event{List: list, Version: v})
+		worst = max(worst, read(fast, v))
+	}
+	if worst > 500*time.Millisecond {
+		t.Errorf("the fast reader waited up to %v for an update", worst)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for h.Conns() != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := h.Conns(); n != 1 {
+		t.Fatalf("%d connections left, want only the fast reader", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := slow.Read(ctx); err != nil {
+			if code := websocket.CloseStatus(err); code != StatusTooSlow && code != -1 {
+				t.Errorf("slow reader closed with %d", code)
+			}
+			break
+		}
+	}
+}
+
+// A burst of changes to one list is rendered far fewer times than it has
+// events: the hub never falls behind.
+func TestBurstsCoalesce(t *testing.T) {
+	list := uuid.New()
+	var renders atomic.Int64
+	release := make(chan struct{})
+	render := func(context.Context, uuid.UUID, uuid.UUID) ([]byte, int64, bool, error) {
+		if renders.Add(1) == 2 {
+			<-release // the first update's render is slow; events pile up meanwhile
+		}
+		return []byte("<p id=x>ok</p>"), renders.Load(), true, nil
+	}
+	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.Serve(w, r, Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, nil)
+	}))
+	defer srv.Close()
+	defer h.Shutdown()
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.Read(context.Background())
+	for v := range 1000 {
+		h.dispatch(Event{List: list, Version: int64(v + 1)})
+	}
+	close(release)
+	time.Sleep(200 * time.Millisecond)
+	if n := renders.Load(); n > 4 {
+		t.Errorf("%d renders for a burst of 1000 events", n)
+	}
+}

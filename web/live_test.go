@@ -1,0 +1,229 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/moviedice/moviedice/web/live"
+)
+
+// wsClient is one browser tab's live connection.
+type wsClient struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+// dialLive opens b's live connection to list (a path like /l/{id}).
+func (b *browser) dialLive(list string) (*wsClient, *http.Response, error) {
+	u, _ := url.Parse(b.app.URL)
+	h := http.Header{"Origin": {b.app.URL}}
+	for _, c := range b.client.Jar.Cookies(u) {
+		h.Add("Cookie", c.Name+"="+c.Value)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(b.app.URL, "http")+list+"/live", &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		return nil, res, err
+	}
+	conn.SetReadLimit(4 << 20)
+	c := &wsClient{t: b.t.(*testing.T), conn: conn}
+	c.t.Cleanup(func() { conn.CloseNow() })
+	return c, res, nil
+}
+
+func (b *browser) mustDialLive(list string) *wsClient {
+	b.t.Helper()
+	c, res, err := b.dialLive(list)
+	if err != nil {
+		status := 0
+		if res != nil {
+			status = res.StatusCode
+		}
+		b.t.Fatalf("dial %s: %v (status %d)", list, err, status)
+	}
+	return c
+}
+
+// next returns the next message, failing after 2 s.
+func (c *wsClient) next() string {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, msg, err := c.conn.Read(ctx)
+	if err != nil {
+		c.t.Fatalf("no live message within 2 s: %v", err)
+	}
+	return string(msg)
+}
+
+// waitFor reads messages until one contains want, failing after 2 s.
+func (c *wsClient) waitFor(want string) string {
+	c.t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		_, msg, err := c.conn.Read(ctx)
+		cancel()
+		if err != nil {
+			break
+		}
+		if strings.Contains(string(msg), want) {
+			return string(msg)
+		}
+	}
+	c.t.Fatalf("no live message with %q within 2 s", want)
+	return ""
+}
+
+// closedWith waits (up to 1 s, the contract) for the server to close the
+// connection, and returns the close code.
+func (c *wsClient) closedWith() websocket.StatusCode {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for {
+		if _, _, err := c.conn.Read(ctx); err != nil {
+			if ctx.Err() != nil {
+				c.t.Fatalf("connection still open after 1 s")
+			}
+			return websocket.CloseStatus(err)
+		}
+	}
+}
+
+func TestLiveList(t *testing.T) {
+	a := mustAppWith(t, unlimited)
+	w := a.mustSweepWorld(t)
+	list := "/l/" + w.list
+
+	t.Run("a member gets the full list, then each change", func(t *testing.T) {
+		c := w.m.mustDialLive(list)
+		first := c.next()
+		for _, want := range []string{`id="roll"`, `id="movies"`, "Film on " + w.list, `id="members"`} {
+			if !strings.Contains(first, want) {
+				t.Errorf("first message lacks %q", want)
+			}
+		}
+		res, _ := w.o.post(list+"/movies", "title", "Arrival", "year", "2016")
+		mustRedirect(t, res, list)
+		c.waitFor("Arrival")
+		res, _ = w.o.post(list + "/roll")
+		mustRedirect(t, res, list)
+		got := c.waitFor("Tonight")
+		if !strings.Contains(got, "just-rolled") {
+			t.Errorf("a fresh roll does not animate for those watching")
+		}
+	})
+	t.Run("per-viewer controls come hidden, for the page's script to reveal", func(t *testing.T) {
+		c := w.m.mustDialLive(list)
+		first := c.next()
+		if !strings.Contains(first, `hidden data-added-by="`) || !strings.Contains(first, "data-owner-only") {
+			t.Errorf("controls not marked for the script: %s", first)
+		}
+	})
+	t.Run("visitors, outsiders and foreign origins are refused before the upgrade", func(t *testing.T) {
+		for name, b := range map[string]*browser{"visitor": w.v, "non-member": w.x} {
+			if _, res, err := b.dialLive(list); err == nil || res == nil || res.StatusCode != 404 {
+				t.Errorf("%s: err %v, response %v", name, err, res)
+			}
+		}
+		u, _ := url.Parse(a.URL)
+		h := http.Header{"Origin": {"https://evil.example"}}
+		for _, c := range w.m.client.Jar.Cookies(u) {
+			h.Add("Cookie", c.Name+"="+c.Value)
+		}
+		_, res, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(a.URL, "http")+list+"/live", &websocket.DialOptions{HTTPHeader: h})
+		if err == nil || res == nil || res.StatusCode != http.StatusForbidden {
+			t.Errorf("foreign origin: err %v, response %v", err, res)
+		}
+	})
+	t.Run("a removed member's connection closes", func(t *testing.T) {
+		res, _ := w.x.post("/join/" + w.token)
+		mustRedirect(t, res, list)
+		c := w.x.mustDialLive(list)
+		c.next()
+		var xID string
+		a.db.Super(t).QueryRow(context.Background(), "SELECT owner_id::text FROM lists WHERE name = 'X''s own'").Scan(&xID)
+		res, _ = w.o.post(list + "/members/" + xID + "/remove")
+		mustRedirect(t, res, list)
+		if code := c.closedWith(); code != live.StatusRemoved {
+			t.Errorf("closed with %d", code)
+		}
+	})
+	t.Run("a signed-out device's connection closes", func(t *testing.T) {
+		c := w.m.mustDialLive(list)
+		c.next()
+		res, _ := w.m.post("/signout")
+		mustRedirect(t, res, "/")
+		if code := c.closedWith(); code != live.StatusSignedOut {
+			t.Errorf("closed with %d", code)
+		}
+	})
+	t.Run("deleting the list closes its connections", func(t *testing.T) {
+		c := w.o.mustDialLive(list)
+		c.next()
+		res, _ := w.o.post(list+"/delete", "confirm", "yes")
+		mustRedirect(t, res, "/")
+		if code := c.closedWith(); code != live.StatusListDeleted {
+			t.Errorf("closed with %d", code)
+		}
+	})
+}
+
+func TestLiveResyncAfterListenerDrop(t *testing.T) {
+	a := mustAppWith(t, unlimited)
+	o := a.browser(t)
+	list := o.mustStartList("Resync")
+	c := o.mustDialLive(list)
+	c.next()
+	ctx := context.Background()
+	var n int64
+	if err := a.db.Super(t).QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()", live.ListenerName).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("terminated %d listeners (%v)", n, err)
+	}
+	// Written while the hub has no listener: its event is lost, so only the
+	// resync after the reconnect can bring it.
+	a.db.MustExec(t, "INSERT INTO movies (list_id, added_by, title) SELECT id, owner_id, 'Missed while away' FROM lists")
+	c.waitFor("Missed while away")
+}
+
+func TestLiveAcrossInstances(t *testing.T) {
+	one := mustAppWith(t, unlimited)
+	two := one.secondInstance(t)
+	owner := one.browser(t)
+	list := owner.mustStartList("Shared")
+	watcher := &browser{t: t, app: two, client: owner.client} // same browser, other instance
+	c := watcher.mustDialLive(list)
+	c.next()
+	res, _ := owner.post(list+"/movies", "title", "Made on instance one")
+	mustRedirect(t, res, list)
+	c.waitFor("Made on instance one")
+}
+
+func TestLiveLimits(t *testing.T) {
+	a := mustAppWith(t, unlimited)
+	b := a.browser(t)
+	list := b.mustStartList("Tabs")
+	var opened []*wsClient
+	for range 8 {
+		opened = append(opened, b.mustDialLive(list))
+	}
+	if _, res, err := b.dialLive(list); err == nil || res == nil || res.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("ninth connection of one device: err %v, response %v", err, res)
+	}
+	opened[0].conn.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(2 * time.Second)
+	for a.srv.Hub().Conns() > 7 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, _, err := b.dialLive(list); err != nil {
+		t.Errorf("after one closed, another cannot open: %v", err)
+	}
+}
