@@ -82,3 +82,8 @@ SELECT
 
 -- name: GetDisplayName :one
 SELECT display_name FROM users WHERE id = $1;
+
+-- name: ListDisplayNames :many
+-- Names of users by id, for the "who is here" list (display names are not
+-- list data; anyone on a list with you sees yours).
+SELECT id, display_name FROM users WHERE id = ANY(@ids::uuid[]) ORDER BY display_name, id;

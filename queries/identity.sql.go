@@ -227,6 +227,37 @@ func (q *Queries) ListDevicesForUser(ctx context.Context, userID uuid.UUID) ([]L
 	return items, nil
 }
 
+const listDisplayNames = `-- name: ListDisplayNames :many
+SELECT id, display_name FROM users WHERE id = ANY($1::uuid[]) ORDER BY display_name, id
+`
+
+type ListDisplayNamesRow struct {
+	ID          uuid.UUID
+	DisplayName string
+}
+
+// Names of users by id, for the "who is here" list (display names are not
+// list data; anyone on a list with you sees yours).
+func (q *Queries) ListDisplayNames(ctx context.Context, ids []uuid.UUID) ([]ListDisplayNamesRow, error) {
+	rows, err := q.db.Query(ctx, listDisplayNames, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListDisplayNamesRow
+	for rows.Next() {
+		var i ListDisplayNamesRow
+		if err := rows.Scan(&i.ID, &i.DisplayName); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const lockRecoveryCode = `-- name: LockRecoveryCode :one
 SELECT created_at FROM recovery_codes WHERE user_id = $1 FOR SHARE
 `

@@ -91,6 +91,12 @@ func (l ListPage) Unwatched() int {
 	return n
 }
 
+// Viewer is someone looking at a list right now.
+type Viewer struct {
+	ID   string
+	Name string
+}
+
 // Member is one person on a list.
 type Member struct {
 	ID    string

@@ -73,3 +73,26 @@ func (s *Server) renderLive(ctx context.Context, list, asUser uuid.UUID) ([]byte
 	}
 	return buf.Bytes(), page.Version, true, nil
 }
+
+// renderPresence is the hub's presence renderer: the names of the users
+// looking at a list now (display names are shown to everyone on a list).
+func (s *Server) renderPresence(ctx context.Context, _ uuid.UUID, users []uuid.UUID) ([]byte, error) {
+	rows, err := s.q.ListDisplayNames(ctx, users)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]views.Viewer, len(rows))
+	for i, r := range rows {
+		names[i] = views.Viewer{ID: r.ID.String(), Name: r.DisplayName}
+	}
+	var buf bytes.Buffer
+	if err := views.PresenceList(names).Render(ctx, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// notify sends a notification through the pool, for the hub.
+func (s *Server) notify(ctx context.Context, channel, payload string) error {
+	return s.q.Announce(ctx, queries.AnnounceParams{Channel: channel, Payload: payload})
+}

@@ -227,3 +227,60 @@ func TestLiveLimits(t *testing.T) {
 		t.Errorf("after one closed, another cannot open: %v", err)
 	}
 }
+
+func TestLivePresence(t *testing.T) {
+	one := mustAppWith(t, unlimited)
+	two := one.secondInstance(t)
+	w := one.mustSweepWorld(t)
+	list := "/l/" + w.list
+	names := map[*browser]string{}
+	for _, b := range []*browser{w.o, w.m} {
+		_, body := b.get("/account")
+		names[b] = between(body, `name="display_name" type="text" maxlength="40" required value="`, `"`)
+		if names[b] == "" {
+			t.Fatal("no display name on the account page")
+		}
+	}
+	ownerTab := w.o.mustDialLive(list)
+	memberTab := (&browser{t: t, app: two, client: w.m.client}).mustDialLive(list) // the member is on the other instance
+	for _, c := range []*wsClient{ownerTab, memberTab} {
+		c.presence(func(here string) bool {
+			return strings.Contains(here, names[w.o]) && strings.Contains(here, names[w.m])
+		}, "both viewers, across instances")
+	}
+	t.Run("a second tab of the same user is not a second viewer", func(t *testing.T) {
+		tab := (&browser{t: t, app: one, client: w.o.client}).mustDialLive(list)
+		tab.presence(func(here string) bool {
+			return strings.Count(here, names[w.o]) == 1 && strings.Contains(here, names[w.m])
+		}, "the owner once, and the member")
+	})
+	t.Run("a viewer who leaves drops off", func(t *testing.T) {
+		memberTab.conn.Close(websocket.StatusNormalClosure, "")
+		ownerTab.t = t
+		ownerTab.presence(func(here string) bool {
+			return strings.Contains(here, names[w.o]) && !strings.Contains(here, names[w.m])
+		}, "the owner without the member")
+	})
+}
+
+// presence reads messages until a "who is here" list satisfies ok, failing
+// after 2 s.
+func (c *wsClient) presence(ok func(here string) bool, what string) {
+	c.t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	last := ""
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		_, msg, err := c.conn.Read(ctx)
+		cancel()
+		if err != nil {
+			break
+		}
+		if strings.HasPrefix(string(msg), `<ul id="presence"`) {
+			if last = string(msg); ok(last) {
+				return
+			}
+		}
+	}
+	c.t.Fatalf("who is here never showed %s; last: %s", what, last)
+}

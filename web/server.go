@@ -86,7 +86,8 @@ func New(cfg Config) (*Server, error) {
 	if s.metrics, err = newHTTPMetrics(cfg.Registry, cfg.Pool); err != nil {
 		return nil, err
 	}
-	s.hub = live.New(live.Config{DatabaseURL: cfg.LiveDatabaseURL, Render: s.renderLive, Log: cfg.Log})
+	s.hub = live.New(live.Config{DatabaseURL: cfg.LiveDatabaseURL, Render: s.renderLive, RenderPresence: s.renderPresence,
+		Notify: s.notify, Log: cfg.Log})
 	s.handler = s.routes()
 	return s, nil
 }

@@ -47,6 +47,11 @@ type Config struct {
 	DatabaseURL string
 	Render      Renderer
 	Log         *slog.Logger
+	// RenderPresence renders "who is here" for a list from viewers' ids.
+	RenderPresence func(ctx context.Context, list uuid.UUID, users []uuid.UUID) ([]byte, error)
+	// Notify sends a notification to every instance (pg_notify through the
+	// pool: the hub's own connection is busy listening).
+	Notify func(ctx context.Context, channel, payload string) error
 	// MaxPerDevice and MaxConns bound live connections per device and per
 	// instance; QueueLen bounds each connection's unsent messages.
 	MaxPerDevice int
@@ -66,6 +71,9 @@ type Hub struct {
 
 	listening chan struct{} // closed once the first LISTEN is up
 	onceUp    sync.Once
+
+	instance string // this hub's id in presence announcements
+	presence *presence
 }
 
 // New returns a hub; Run starts it listening.
@@ -79,7 +87,14 @@ func New(cfg Config) *Hub {
 	if cfg.QueueLen <= 0 {
 		cfg.QueueLen = 16
 	}
-	return &Hub{cfg: cfg, log: cfg.Log, topics: map[uuid.UUID]*topic{}, byDevice: map[uuid.UUID]map[*client]struct{}{}, listening: make(chan struct{})}
+	if cfg.RenderPresence == nil { // no presence: nothing to render
+		cfg.RenderPresence = func(context.Context, uuid.UUID, []uuid.UUID) ([]byte, error) { return nil, nil }
+	}
+	if cfg.Notify == nil {
+		cfg.Notify = func(context.Context, string, string) error { return nil }
+	}
+	return &Hub{cfg: cfg, log: cfg.Log, topics: map[uuid.UUID]*topic{}, byDevice: map[uuid.UUID]map[*client]struct{}{},
+		listening: make(chan struct{}), instance: uuid.NewString(), presence: newPresence()}
 }
 
 // Listening is closed once the hub first listens to the feed.
@@ -90,6 +105,7 @@ func (h *Hub) Listening() <-chan struct{} { return h.listening }
 // subscribers are sent their list's full current state, since events may
 // have been missed meanwhile.
 func (h *Hub) Run(ctx context.Context) {
+	go h.announceLoop(ctx)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		started := time.Now()
@@ -122,7 +138,7 @@ func (h *Hub) listen(ctx context.Context) error {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+changesChannel+"; LISTEN "+devicesChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+changesChannel+"; LISTEN "+devicesChannel+"; LISTEN "+presenceChannel); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	h.resyncAll()
@@ -133,6 +149,8 @@ func (h *Hub) listen(ctx context.Context) error {
 			return err
 		}
 		switch n.Channel {
+		case presenceChannel:
+			h.onPresence(n.Payload)
 		case devicesChannel:
 			if id, err := uuid.Parse(n.Payload); err == nil {
 				h.closeDevice(id)

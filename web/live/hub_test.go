@@ -3,6 +3,7 @@ package live
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -117,5 +118,34 @@ func TestBurstsCoalesce(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if n := renders.Load(); n > 4 {
 		t.Errorf("%d renders for a burst of 1000 events", n)
+	}
+}
+
+func TestPresenceFadesWhenAnInstanceDies(t *testing.T) {
+	p := newPresence()
+	list, u1, u2 := uuid.New(), uuid.New(), uuid.New()
+	t0 := time.Now()
+	if !p.record(presenceMsg{Instance: "a", List: list, Users: []uuid.UUID{u1}}, t0) {
+		t.Error("first viewer is no change")
+	}
+	p.record(presenceMsg{Instance: "b", List: list, Users: []uuid.UUID{u1, u2}}, t0)
+	if got := p.viewers(list, t0); len(got) != 2 {
+		t.Errorf("viewers %v: each user once", got)
+	}
+	// Instance a keeps announcing; b died after t0.
+	p.record(presenceMsg{Instance: "a", List: list, Users: []uuid.UUID{u1}}, t0.Add(presenceTTL-time.Second))
+	changed := p.expire(t0.Add(presenceTTL + time.Second))
+	if len(changed) != 1 || changed[0] != list {
+		t.Errorf("expired lists %v", changed)
+	}
+	if got := p.viewers(list, t0.Add(presenceTTL+time.Second)); len(got) != 1 || got[0] != u1 {
+		t.Errorf("after b died: %v", got)
+	}
+	if p.record(presenceMsg{Instance: "a", List: list, Users: []uuid.UUID{u1}}, t0.Add(presenceTTL+2*time.Second)) {
+		t.Error("a heartbeat with the same viewers is no change")
+	}
+	payload, _ := json.Marshal(presenceMsg{Instance: uuid.NewString(), List: list, Users: make([]uuid.UUID, maxPresenceIDs)})
+	if len(payload) > 7000 {
+		t.Errorf("a full announcement is %d bytes, too close to NOTIFY's 8000", len(payload))
 	}
 }

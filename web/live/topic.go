@@ -18,8 +18,11 @@ type topic struct {
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
+	users   map[uuid.UUID]int    // connections per viewer
 	fresh   map[*client]struct{} // joined since the last render: get the full state
 	full    bool                 // everyone gets the next render (after a reconnect)
+	listDue bool                 // the list changed (or someone joined): render it
+	whoDue  bool                 // who is here changed: render that
 	sent    int64                // the version last broadcast
 
 	wake chan struct{}
@@ -27,7 +30,7 @@ type topic struct {
 }
 
 func newTopic(h *Hub, list uuid.UUID) *topic {
-	return &topic{hub: h, list: list, clients: map[*client]struct{}{}, fresh: map[*client]struct{}{},
+	return &topic{hub: h, list: list, clients: map[*client]struct{}{}, users: map[uuid.UUID]int{}, fresh: map[*client]struct{}{},
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
@@ -39,22 +42,42 @@ func (t *topic) poke() {
 }
 
 // mark notes a change at version; the next render sends it.
-func (t *topic) mark(int64) { t.poke() }
-
-// resync sends everyone the full state at the next render.
-func (t *topic) resync() {
+func (t *topic) mark(int64) {
 	t.mu.Lock()
-	t.full = true
+	t.listDue = true
 	t.mu.Unlock()
 	t.poke()
 }
 
-// add subscribes c; it gets the full state at the next render.
+// resync sends everyone the full state at the next render.
+func (t *topic) resync() {
+	t.mu.Lock()
+	t.full, t.listDue, t.whoDue = true, true, true
+	t.mu.Unlock()
+	t.poke()
+}
+
+// presenceDue has the next render send "who is here" to everyone.
+func (t *topic) presenceDue() {
+	t.mu.Lock()
+	t.whoDue = true
+	t.mu.Unlock()
+	t.poke()
+}
+
+// add subscribes c; it gets the full state, and who is here, at the next
+// render.
 func (t *topic) add(c *client) {
 	t.mu.Lock()
 	t.clients[c] = struct{}{}
 	t.fresh[c] = struct{}{}
+	t.listDue, t.whoDue = true, true
+	t.users[c.User]++
+	firstTab := t.users[c.User] == 1
 	t.mu.Unlock()
+	if firstTab {
+		t.hub.presence.changed(t.list)
+	}
 	t.poke()
 }
 
@@ -62,9 +85,27 @@ func (t *topic) add(c *client) {
 func (t *topic) remove(c *client) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if _, ok := t.clients[c]; !ok {
+		return len(t.clients) == 0
+	}
 	delete(t.clients, c)
 	delete(t.fresh, c)
+	if t.users[c.User]--; t.users[c.User] == 0 {
+		delete(t.users, c.User)
+		t.hub.presence.changed(t.list)
+	}
 	return len(t.clients) == 0
+}
+
+// viewers is who has this list open on this instance.
+func (t *topic) viewers() []uuid.UUID {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	users := make([]uuid.UUID, 0, len(t.users))
+	for u := range t.users {
+		users = append(users, u)
+	}
+	return users
 }
 
 func (t *topic) stop() { close(t.done) }
@@ -84,6 +125,41 @@ func (t *topic) run() {
 // row-level security applies as for any member; the fragment is the same
 // for all of them), and sends it where it is due.
 func (t *topic) render() {
+	t.mu.Lock()
+	listDue, whoDue := t.listDue, t.whoDue
+	t.listDue, t.whoDue = false, false
+	t.mu.Unlock()
+	if listDue {
+		t.renderList()
+	}
+	if whoDue {
+		t.renderPresence()
+	}
+}
+
+// renderPresence sends everyone the list's viewers across all instances.
+func (t *topic) renderPresence() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	html, err := t.hub.cfg.RenderPresence(ctx, t.list, t.hub.presence.viewers(t.list, time.Now()))
+	if err != nil || html == nil {
+		if err != nil {
+			t.hub.log.Error("live: render presence", "list", t.list, "err", err)
+		}
+		return
+	}
+	t.mu.Lock()
+	targets := make([]*client, 0, len(t.clients))
+	for c := range t.clients {
+		targets = append(targets, c)
+	}
+	t.mu.Unlock()
+	for _, c := range targets {
+		c.enqueue(html)
+	}
+}
+
+func (t *topic) renderList() {
 	t.mu.Lock()
 	fresh, full := t.fresh, t.full
 	t.fresh, t.full = map[*client]struct{}{}, false
@@ -111,6 +187,7 @@ func (t *topic) render() {
 			t.fresh[c] = struct{}{}
 		}
 		t.full = t.full || full
+		t.listDue = true
 		t.mu.Unlock()
 		time.AfterFunc(time.Second, t.poke)
 		return
