@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/moviedice
 
-.PHONY: run build generate check test postgres
+.PHONY: run build generate check test postgres chromium
 
 run: postgres build
 	./$(BIN) serve
@@ -24,6 +24,20 @@ postgres:
 	  exit 1; \
 	fi
 
+# Chromium, for the browser tests in web/e2e (which fail without it).
+# Installed with apt-get when we are root; the package lists are refreshed
+# only if the first try fails.
+chromium:
+	@if test -x /usr/bin/chromium; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Chromium with apt-get"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; \
+	else \
+	  echo "Chromium is missing: install it (e.g. 'sudo apt-get install -y chromium'), then run make again." >&2; \
+	  exit 1; \
+	fi
+
 # Regenerate templ and sqlc code; commit the result.
 generate:
 	$(GO) tool templ generate
@@ -38,5 +52,5 @@ check:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; test -z "$$unformatted" || { echo "gofmt would change: $$unformatted" >&2; exit 1; }
 	$(GO) vet ./...
 
-test: postgres check
+test: postgres chromium check
 	$(GO) test -race -count=1 ./...

@@ -58,7 +58,8 @@ SELECT EXISTS (SELECT 1 FROM list_members WHERE list_id = @list_id AND user_id =
 -- Everything a list page shows, in one statement: the list (if the user is
 -- on it), and its members, films and last five rolls as parallel arrays
 -- (element i of each *_ids/*_names/... array belongs together), which
--- decode far faster than JSON.
+-- decode far faster than JSON. A live update that only needs some parts
+-- turns the others off (with_members, with_movies, with_rolls).
 SELECT l.id, l.owner_id, l.name, l.invite_token, l.version, l.created_at, o.display_name AS owner_name,
        mem.ids::uuid[] AS member_ids, mem.names::text[] AS member_names,
        mov.ids::uuid[] AS movie_ids, mov.titles::text[] AS movie_titles, mov.years::int[] AS movie_years,
@@ -73,7 +74,7 @@ CROSS JOIN LATERAL (
     SELECT coalesce(array_agg(u.id ORDER BY u.id = l.owner_id DESC, m.joined_at, u.id), '{}') AS ids,
            coalesce(array_agg(u.display_name ORDER BY u.id = l.owner_id DESC, m.joined_at, u.id), '{}') AS names
     FROM list_members m JOIN users u ON u.id = m.user_id
-    WHERE m.list_id = l.id) mem
+    WHERE m.list_id = l.id AND @with_members::bool) mem
 CROSS JOIN LATERAL (
     SELECT coalesce(array_agg(f.id ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS ids,
            coalesce(array_agg(f.title ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS titles,
@@ -83,7 +84,7 @@ CROSS JOIN LATERAL (
            coalesce(array_agg(u.display_name ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS added_by_names,
            coalesce(array_agg(f.created_at ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS created
     FROM movies f JOIN users u ON u.id = f.added_by
-    WHERE f.list_id = l.id) mov
+    WHERE f.list_id = l.id AND @with_movies::bool) mov
 CROSS JOIN LATERAL (
     SELECT coalesce(array_agg(x.id ORDER BY x.created_at DESC, x.id), '{}') AS ids,
            coalesce(array_agg(x.created_at ORDER BY x.created_at DESC, x.id), '{}') AS created,
@@ -92,7 +93,7 @@ CROSS JOIN LATERAL (
            coalesce(array_agg(x.name ORDER BY x.created_at DESC, x.id), '{}') AS names
     FROM (SELECT r.id, r.created_at, f.title, coalesce(f.year, 0) AS year, u.display_name AS name
             FROM rolls r JOIN movies f ON f.id = r.movie_id JOIN users u ON u.id = r.rolled_by
-           WHERE r.list_id = l.id
+           WHERE r.list_id = l.id AND @with_rolls::bool
            ORDER BY r.created_at DESC, r.id
            LIMIT 5) x) rol
 WHERE l.id = @id;

@@ -91,6 +91,11 @@ func (l ListPage) Unwatched() int {
 	return n
 }
 
+// LiveParts says which parts of a list a live fragment carries.
+type LiveParts struct {
+	Roll, Movies, EarlierRolls, Members bool
+}
+
 // Viewer is someone looking at a list right now.
 type Viewer struct {
 	ID   string

@@ -9,6 +9,7 @@ import (
 	"github.com/moviedice/moviedice/queries"
 	"github.com/moviedice/moviedice/views"
 	"github.com/moviedice/moviedice/web/identity"
+	"github.com/moviedice/moviedice/web/live"
 )
 
 // listNotices are results shown on a list page after a redirect.
@@ -39,7 +40,7 @@ func (s *Server) renderList(w http.ResponseWriter, r *http.Request, id uuid.UUID
 	var page *views.ListPage
 	err := s.read(r, func(q *queries.Queries, sess *identity.Session) error {
 		var err error
-		page, err = s.loadList(r.Context(), q, sess.UserID, id)
+		page, err = s.loadList(r.Context(), q, sess.UserID, id, live.AllParts)
 		return err
 	})
 	if err != nil {
@@ -55,10 +56,15 @@ func (s *Server) renderList(w http.ResponseWriter, r *http.Request, id uuid.UUID
 	s.render(w, r, status, views.ListPageView(s.page(r, page.Name), *page))
 }
 
-// loadList reads everything a list page shows in one query, filtered to
-// the viewer's membership.
-func (s *Server) loadList(ctx context.Context, q *queries.Queries, viewer, id uuid.UUID) (*views.ListPage, error) {
-	l, err := q.GetListPageForMember(ctx, queries.GetListPageForMemberParams{ID: id, UserID: viewer})
+// loadList reads what the given parts of a list page show (live.AllParts:
+// everything) in one query, filtered to the viewer's membership.
+func (s *Server) loadList(ctx context.Context, q *queries.Queries, viewer, id uuid.UUID, parts live.Parts) (*views.ListPage, error) {
+	l, err := q.GetListPageForMember(ctx, queries.GetListPageForMemberParams{
+		ID: id, UserID: viewer,
+		WithMembers: parts&live.PartMembers != 0,
+		WithMovies:  parts&(live.PartMovies|live.PartRoll) != 0, // the roll counts unwatched films
+		WithRolls:   parts&(live.PartRoll|live.PartEarlierRolls) != 0,
+	})
 	if err != nil {
 		return nil, queries.Translate(err)
 	}

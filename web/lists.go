@@ -11,6 +11,7 @@ import (
 	"github.com/moviedice/moviedice/queries"
 	"github.com/moviedice/moviedice/views"
 	"github.com/moviedice/moviedice/web/identity"
+	"github.com/moviedice/moviedice/web/live"
 )
 
 // maxListName is the longest list name, in characters.
@@ -154,7 +155,7 @@ func (s *Server) deleteList(w http.ResponseWriter, r *http.Request) {
 	if r.PostFormValue("confirm") != "yes" {
 		var d views.DeleteList
 		err := s.read(r, func(q *queries.Queries, sess *identity.Session) error {
-			page, err := s.loadList(r.Context(), q, sess.UserID, id)
+			page, err := s.loadList(r.Context(), q, sess.UserID, id, live.AllParts)
 			if err == nil && !page.Owner {
 				err = errNotFound
 			}

@@ -49,11 +49,11 @@ func (s *Server) liveList(w http.ResponseWriter, r *http.Request) {
 
 // renderLive is the hub's Renderer: the list's live fragment, read acting
 // as one of its subscribers and rendered the same for every member.
-func (s *Server) renderLive(ctx context.Context, list, asUser uuid.UUID) ([]byte, int64, bool, error) {
+func (s *Server) renderLive(ctx context.Context, list, asUser uuid.UUID, parts live.Parts) ([]byte, int64, bool, error) {
 	var page *views.ListPage
 	err := queries.ReadAsUser(ctx, s.pool, asUser, func(q *queries.Queries) error {
 		var err error
-		page, err = s.loadList(ctx, q, asUser, list)
+		page, err = s.loadList(ctx, q, asUser, list, parts)
 		return err
 	})
 	if queries.ErrorCode(err) == queries.ENOTFOUND {
@@ -68,7 +68,9 @@ func (s *Server) renderLive(ctx context.Context, list, asUser uuid.UUID) ([]byte
 	}
 	page.JustRolled = len(page.Rolls) > 0 && time.Since(page.Rolls[0].At) < liveRollWindow
 	var buf bytes.Buffer
-	if err := views.LiveFragment(*page).Render(ctx, &buf); err != nil {
+	which := views.LiveParts{Roll: parts&live.PartRoll != 0, Movies: parts&live.PartMovies != 0,
+		EarlierRolls: parts&live.PartEarlierRolls != 0, Members: parts&live.PartMembers != 0}
+	if err := views.LiveFragment(*page, which).Render(ctx, &buf); err != nil {
 		return nil, 0, false, err
 	}
 	return buf.Bytes(), page.Version, true, nil

@@ -42,6 +42,10 @@ type Config struct {
 	Identity *identity.Service
 	// LiveDatabaseURL is for the live hub's own LISTEN connection.
 	LiveDatabaseURL string
+	// LiveMaxConns and LivePerDevice cap this instance's live connections,
+	// in all and per device (0: the defaults).
+	LiveMaxConns  int
+	LivePerDevice int
 	// Registry receives the server's metrics and is what /metrics serves.
 	Registry *prometheus.Registry
 }
@@ -87,7 +91,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.hub = live.New(live.Config{DatabaseURL: cfg.LiveDatabaseURL, Render: s.renderLive, RenderPresence: s.renderPresence,
-		Notify: s.notify, Log: cfg.Log})
+		Notify: s.notify, Log: cfg.Log, MaxConns: cfg.LiveMaxConns, MaxPerDevice: cfg.LivePerDevice})
 	s.handler = s.routes()
 	return s, nil
 }

@@ -23,6 +23,8 @@ type config struct {
 	Addr            string
 	MintsPerMinute  string
 	ClaimsPerMinute string
+	LiveMaxConns    string
+	LivePerDevice   string
 	Data            string
 	DatabaseURL     string
 	BaseURL         string
@@ -46,6 +48,8 @@ var settings = []setting{
 	{"log-level", "MOVIEDICE_LOG_LEVEL", "info", "debug, info, warn or error", func(c *config) *string { return &c.LogLevel }},
 	{"mints-per-minute", "MOVIEDICE_MINTS_PER_MINUTE", "20", "new identities one client address may create per minute", func(c *config) *string { return &c.MintsPerMinute }},
 	{"claims-per-minute", "MOVIEDICE_CLAIMS_PER_MINUTE", "10", "recovery-code attempts one client address may make per minute", func(c *config) *string { return &c.ClaimsPerMinute }},
+	{"live-max-conns", "MOVIEDICE_LIVE_MAX_CONNS", "15000", "live (websocket) connections this instance holds at most; keep it under the process's open-file limit", func(c *config) *string { return &c.LiveMaxConns }},
+	{"live-per-device", "MOVIEDICE_LIVE_PER_DEVICE", "8", "live connections one device (browser) may hold on this instance", func(c *config) *string { return &c.LivePerDevice }},
 }
 
 const usageHeader = `MovieDice: a shared film list and a die to pick tonight's film.
@@ -110,7 +114,7 @@ func (c *config) logLevel() (slog.Level, error) {
 	return l, nil
 }
 
-// perMinuteSetting parses a rate-limit setting.
+// perMinuteSetting parses a whole-number setting (a rate limit or a cap).
 func perMinuteSetting(name, v string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 100000 {

@@ -52,6 +52,14 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 	if err != nil {
 		return err
 	}
+	liveMax, err := perMinuteSetting("MOVIEDICE_LIVE_MAX_CONNS", cfg.LiveMaxConns)
+	if err != nil {
+		return err
+	}
+	livePerDevice, err := perMinuteSetting("MOVIEDICE_LIVE_PER_DEVICE", cfg.LivePerDevice)
+	if err != nil {
+		return err
+	}
 	db, err := migratedDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -81,7 +89,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Config{BaseURL: base, Pool: pool, Log: log, Registry: registry, Identity: id, LiveDatabaseURL: db.url})
+	srv, err := web.New(web.Config{BaseURL: base, Pool: pool, Log: log, Registry: registry, Identity: id, LiveDatabaseURL: db.url, LiveMaxConns: liveMax, LivePerDevice: livePerDevice})
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ const (
 const (
 	pingEvery    = 25 * time.Second
 	writeTimeout = 10 * time.Second
+	closeGrace   = time.Second
 )
 
 // Subscriber is who a live connection is for; web checks that User is a
@@ -44,8 +45,8 @@ type client struct {
 	closeOnce sync.Once
 	code      StatusCode
 	reason    string
-	// cancel aborts a write in progress: a client closed for being slow
-	// is usually stuck in one.
+	// cancel aborts a write in progress, closeGrace after the client is
+	// closed: a client closed for being slow is usually stuck in one.
 	cancel context.CancelFunc
 }
 
@@ -64,7 +65,9 @@ func (c *client) close(code StatusCode, reason string) {
 	c.closeOnce.Do(func() {
 		c.code, c.reason = code, reason
 		close(c.closed)
-		c.cancel()
+		// A write in progress may finish, and the close frame with its
+		// code follow; one stuck longer (a slow reader) is cut off.
+		time.AfterFunc(closeGrace, c.cancel)
 	})
 }
 
@@ -75,23 +78,34 @@ func (h *Hub) Admit(device uuid.UUID) bool {
 	return h.conns < h.cfg.MaxConns && len(h.byDevice[device]) < h.cfg.MaxPerDevice
 }
 
-// Serve upgrades the request to a websocket and streams s.List's fragments
-// to it: the full current state first, then every change, until the peer
-// leaves, the connection is closed by an event (sign-out, removal, the
-// list deleted), it falls behind, or the hub shuts down. originHosts are
-// the hosts pages may connect from.
+// Serve upgrades the request to a websocket that streams s.List's
+// fragments: the full current state first, then every change, until the
+// peer leaves, the connection is closed by an event (sign-out, removal,
+// the list deleted), it falls behind, or the hub shuts down. originHosts
+// are the hosts pages may connect from. It returns once the connection is
+// set up; the streaming goes on in the background.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, s Subscriber, originHosts []string) error {
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: originHosts})
 	if err != nil {
 		return err // Accept has answered
 	}
-	ctx, cancel := context.WithCancel(conn.CloseRead(r.Context())) // CloseRead answers pings and notices the peer leaving
-	defer cancel()
+	// The connection outlives the request: it is served from a goroutine
+	// of its own, so the handler's goroutine, whose stack grew deep in the
+	// middleware and the membership query, is not kept for hours.
+	ctx, cancel := context.WithCancel(conn.CloseRead(context.WithoutCancel(r.Context()))) // CloseRead answers pings and notices the peer leaving
 	c := &client{Subscriber: s, send: make(chan []byte, h.cfg.QueueLen), closed: make(chan struct{}), cancel: cancel}
 	if err := h.register(c); err != nil {
+		cancel()
 		conn.Close(StatusTryLater, "too many live connections")
 		return err
 	}
+	go h.pump(ctx, conn, c)
+	return nil
+}
+
+// pump writes c's messages and pings to conn until the connection ends.
+func (h *Hub) pump(ctx context.Context, conn *websocket.Conn, c *client) {
+	defer c.cancel()
 	defer h.unregister(c)
 	ping := time.NewTicker(pingEvery)
 	defer ping.Stop()
@@ -99,7 +113,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, s Subscriber, origin
 		select {
 		case <-c.closed:
 			conn.Close(c.code, c.reason)
-			return nil
+			return
 		case <-ctx.Done():
 			select {
 			case <-c.closed: // closing cancels ctx too: still say why
@@ -107,14 +121,14 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, s Subscriber, origin
 			default:
 				conn.CloseNow()
 			}
-			return nil
+			return
 		case msg := <-c.send:
 			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 			err := conn.Write(wctx, websocket.MessageText, msg)
 			cancel()
 			if err != nil {
 				conn.CloseNow()
-				return nil
+				return
 			}
 		case <-ping.C:
 			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
@@ -122,7 +136,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, s Subscriber, origin
 			cancel()
 			if err != nil {
 				conn.CloseNow() // a dead peer
-				return nil
+				return
 			}
 		}
 	}

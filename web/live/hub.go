@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,10 +37,36 @@ type Event struct {
 	Version int64     `json:"version"`
 }
 
+// Parts are the pieces of a list page a live fragment can carry.
+type Parts uint8
+
+// The parts of a list page, and which a change touches.
+const (
+	PartRoll Parts = 1 << iota
+	PartMovies
+	PartEarlierRolls
+	PartMembers
+	AllParts = PartRoll | PartMovies | PartEarlierRolls | PartMembers
+)
+
+// partsOf is what an event of kind changes on the page.
+func partsOf(kind string) Parts {
+	switch table, _, _ := strings.Cut(kind, "."); table {
+	case "movies":
+		return PartRoll | PartMovies // the roll section counts unwatched films
+	case "rolls":
+		return PartRoll | PartEarlierRolls
+	case "list_members":
+		return PartMembers
+	}
+	return AllParts
+}
+
 // Renderer loads a list's current state, acting as asUser (one of its
-// subscribers), and renders its live fragment, the same for every member.
-// found is false when asUser cannot see the list (any more).
-type Renderer func(ctx context.Context, list, asUser uuid.UUID) (html []byte, version int64, found bool, err error)
+// subscribers), and renders the given parts of its live fragment, the
+// same for every member. found is false when asUser cannot see the list
+// (any more).
+type Renderer func(ctx context.Context, list, asUser uuid.UUID, parts Parts) (html []byte, version int64, found bool, err error)
 
 // Config is what a hub needs.
 type Config struct {
@@ -184,7 +211,7 @@ func (h *Hub) dispatch(e Event) {
 			t.closeUser(user, StatusRemoved, "you are no longer on this list")
 		}
 	}
-	t.mark(e.Version)
+	t.mark(partsOf(e.Kind))
 }
 
 func (h *Hub) resyncAll() {

@@ -23,7 +23,7 @@ func TestSlowReaderIsDroppedFastReaderIsNot(t *testing.T) {
 	list := uuid.New()
 	var version atomic.Int64
 	pad := bytes.Repeat([]byte("x"), 256<<10) // big fragments fill socket buffers fast
-	render := func(_ context.Context, l, _ uuid.UUID) ([]byte, int64, bool, error) {
+	render := func(_ context.Context, l, _ uuid.UUID, _ Parts) ([]byte, int64, bool, error) {
 		v := version.Load()
 		return append([]byte(fmt.Sprintf("<div id=\"v\">version %d</div>", v)), pad...), v, true, nil
 	}
@@ -93,7 +93,7 @@ func TestBurstsCoalesce(t *testing.T) {
 	list := uuid.New()
 	var renders atomic.Int64
 	release := make(chan struct{})
-	render := func(context.Context, uuid.UUID, uuid.UUID) ([]byte, int64, bool, error) {
+	render := func(context.Context, uuid.UUID, uuid.UUID, Parts) ([]byte, int64, bool, error) {
 		if renders.Add(1) == 2 {
 			<-release // the first update's render is slow; events pile up meanwhile
 		}

@@ -22,6 +22,9 @@ const (
 	presenceTTL     = 3 * presenceEvery
 	// maxPresenceIDs keeps one announcement far below NOTIFY's 8000 bytes.
 	maxPresenceIDs = 150
+	// presencePace is the least time between two "who is here" updates of
+	// one list.
+	presencePace = 500 * time.Millisecond
 )
 
 type presenceMsg struct {

@@ -21,8 +21,9 @@ type topic struct {
 	users   map[uuid.UUID]int    // connections per viewer
 	fresh   map[*client]struct{} // joined since the last render: get the full state
 	full    bool                 // everyone gets the next render (after a reconnect)
-	listDue bool                 // the list changed (or someone joined): render it
+	listDue Parts                // the parts of the list that changed
 	whoDue  bool                 // who is here changed: render that
+	whoSent time.Time            // when who is here was last sent
 	sent    int64                // the version last broadcast
 
 	wake chan struct{}
@@ -41,10 +42,10 @@ func (t *topic) poke() {
 	}
 }
 
-// mark notes a change at version; the next render sends it.
-func (t *topic) mark(int64) {
+// mark notes that parts of the list changed; the next render sends them.
+func (t *topic) mark(parts Parts) {
 	t.mu.Lock()
-	t.listDue = true
+	t.listDue |= parts
 	t.mu.Unlock()
 	t.poke()
 }
@@ -52,7 +53,7 @@ func (t *topic) mark(int64) {
 // resync sends everyone the full state at the next render.
 func (t *topic) resync() {
 	t.mu.Lock()
-	t.full, t.listDue, t.whoDue = true, true, true
+	t.full, t.listDue, t.whoDue = true, AllParts, true
 	t.mu.Unlock()
 	t.poke()
 }
@@ -71,7 +72,7 @@ func (t *topic) add(c *client) {
 	t.mu.Lock()
 	t.clients[c] = struct{}{}
 	t.fresh[c] = struct{}{}
-	t.listDue, t.whoDue = true, true
+	t.whoDue = true
 	t.users[c.User]++
 	firstTab := t.users[c.User] == 1
 	t.mu.Unlock()
@@ -127,10 +128,20 @@ func (t *topic) run() {
 func (t *topic) render() {
 	t.mu.Lock()
 	listDue, whoDue := t.listDue, t.whoDue
-	t.listDue, t.whoDue = false, false
+	// Who is here goes out at most every presencePace: when hundreds join
+	// at once, everyone gets a few updates, not one per joiner.
+	if wait := presencePace - time.Since(t.whoSent); whoDue && wait > 0 {
+		whoDue = false
+		time.AfterFunc(wait, t.poke)
+	}
+	needList := listDue != 0 || len(t.fresh) > 0 || t.full
+	t.listDue = 0
+	if whoDue {
+		t.whoDue, t.whoSent = false, time.Now()
+	}
 	t.mu.Unlock()
-	if listDue {
-		t.renderList()
+	if needList {
+		t.renderList(listDue)
 	}
 	if whoDue {
 		t.renderPresence()
@@ -159,7 +170,9 @@ func (t *topic) renderPresence() {
 	}
 }
 
-func (t *topic) renderList() {
+// renderList sends the changed parts to every subscriber, and the whole
+// list to those who joined since (or everyone, after a reconnect).
+func (t *topic) renderList(changed Parts) {
 	t.mu.Lock()
 	fresh, full := t.fresh, t.full
 	t.fresh, t.full = map[*client]struct{}{}, false
@@ -171,14 +184,23 @@ func (t *topic) renderList() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var html []byte
-	var version int64
-	var err error
-	found := false
-	for _, u := range users {
-		if html, version, found, err = t.hub.cfg.Render(ctx, t.list, u); err != nil || found {
-			break
+	render := func(parts Parts) (html []byte, version int64, found bool, err error) {
+		for _, u := range users {
+			if html, version, found, err = t.hub.cfg.Render(ctx, t.list, u, parts); err != nil || found {
+				break
+			}
 		}
+		return html, version, found, err
+	}
+	var whole, part []byte
+	var version int64
+	found := true
+	var err error
+	if full || len(fresh) > 0 {
+		whole, version, found, err = render(AllParts)
+	}
+	if err == nil && found && changed != 0 && !full {
+		part, version, found, err = render(changed)
 	}
 	if err != nil {
 		t.hub.log.Error("live: render", "list", t.list, "err", err)
@@ -187,7 +209,7 @@ func (t *topic) renderList() {
 			t.fresh[c] = struct{}{}
 		}
 		t.full = t.full || full
-		t.listDue = true
+		t.listDue |= changed
 		t.mu.Unlock()
 		time.AfterFunc(time.Second, t.poke)
 		return
@@ -204,15 +226,23 @@ func (t *topic) renderList() {
 	if newer {
 		t.sent = version
 	}
-	var targets []*client
+	type send struct {
+		c   *client
+		msg []byte
+	}
+	var sends []send
 	for c := range t.clients {
-		if _, isFresh := fresh[c]; newer || full || isFresh {
-			targets = append(targets, c)
+		_, isFresh := fresh[c]
+		switch {
+		case full || isFresh:
+			sends = append(sends, send{c, whole})
+		case newer && part != nil:
+			sends = append(sends, send{c, part})
 		}
 	}
 	t.mu.Unlock()
-	for _, c := range targets {
-		c.enqueue(html)
+	for _, s := range sends {
+		s.c.enqueue(s.msg)
 	}
 }
 
