@@ -114,8 +114,8 @@ func (c *config) logLevel() (slog.Level, error) {
 	return l, nil
 }
 
-// perMinuteSetting parses a whole-number setting (a rate limit or a cap).
-func perMinuteSetting(name, v string) (int, error) {
+// wholeNumberSetting parses a whole-number setting: a rate limit or a cap.
+func wholeNumberSetting(name, v string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 100000 {
 		return 0, fmt.Errorf("%s: want a whole number from 1 to 100000, got %q", name, v)

@@ -44,19 +44,19 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 	if err != nil {
 		return err
 	}
-	mints, err := perMinuteSetting("MOVIEDICE_MINTS_PER_MINUTE", cfg.MintsPerMinute)
+	mints, err := wholeNumberSetting("MOVIEDICE_MINTS_PER_MINUTE", cfg.MintsPerMinute)
 	if err != nil {
 		return err
 	}
-	claims, err := perMinuteSetting("MOVIEDICE_CLAIMS_PER_MINUTE", cfg.ClaimsPerMinute)
+	claims, err := wholeNumberSetting("MOVIEDICE_CLAIMS_PER_MINUTE", cfg.ClaimsPerMinute)
 	if err != nil {
 		return err
 	}
-	liveMax, err := perMinuteSetting("MOVIEDICE_LIVE_MAX_CONNS", cfg.LiveMaxConns)
+	liveMax, err := wholeNumberSetting("MOVIEDICE_LIVE_MAX_CONNS", cfg.LiveMaxConns)
 	if err != nil {
 		return err
 	}
-	livePerDevice, err := perMinuteSetting("MOVIEDICE_LIVE_PER_DEVICE", cfg.LivePerDevice)
+	livePerDevice, err := wholeNumberSetting("MOVIEDICE_LIVE_PER_DEVICE", cfg.LivePerDevice)
 	if err != nil {
 		return err
 	}
