@@ -433,3 +433,21 @@ func TestWithoutJavaScript(t *testing.T) {
 		t.Errorf("no confirmation page")
 	}
 }
+
+func TestBoostedFormsKeepTheAddressOnErrors(t *testing.T) {
+	a := mustApp(t)
+	b := a.browser(t)
+	list := b.mustStartList("Boosted")
+	req, _ := http.NewRequest("POST", a.URL+list+"/movies", strings.NewReader("title="))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("HX-Request", "true")
+	res, body := b.do(req)
+	mustSee(t, res, body, 422, "Please enter a title")
+	if got := res.Header.Get("HX-Push-Url"); got != "false" {
+		t.Errorf("HX-Push-Url %q: a refused form sent by htmx would put the form's address in the history", got)
+	}
+	res, _ = b.get(list)
+	if res.Header.Get("HX-Push-Url") != "" {
+		t.Errorf("a page view carries HX-Push-Url")
+	}
+}

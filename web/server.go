@@ -133,6 +133,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	if status >= 400 && r.Header.Get("HX-Request") == "true" {
+		// A form sent by htmx that comes back with a message stays at
+		// the page's address, not the form's (which only takes POSTs).
+		h.Set("HX-Push-Url", "false")
+	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

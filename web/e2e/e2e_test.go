@@ -77,6 +77,21 @@ func TestLiveListInTwoBrowsers(t *testing.T) {
 		})
 	}
 
+	step(t, "a duplicate film is refused with a message, without a reload", func(t *testing.T) {
+		alice.waitLive(t)
+		alice.typeInto(t, "#movie-title", "  arrival ")
+		alice.typeInto(t, "#movie-year", "2016")
+		if status := alice.send(t, "add a duplicate", chromedp.Click(button("Add film"))); status != 409 {
+			alice.fail(t, "a duplicate film: status %d, want 409", status)
+		}
+		alice.waitFor(t, "the duplicate message", liveWithin,
+			`document.querySelector("#movie-title-error")?.textContent.includes("is already on this list")`)
+		if got := alice.path(t); got != list {
+			alice.fail(t, "after a refused form the address is %s, want %s", got, list)
+		}
+		wantCounts(t, app, map[string]int64{"SELECT count(*) FROM movies WHERE title_key = 'arrival'": 1})
+	})
+
 	step(t, "a film marked watched shows as watched on the other page", func(t *testing.T) {
 		alice.waitLive(t)
 		alice.load(t, "mark Arrival watched", chromedp.Click(movieButton("Arrival", "Mark watched")))
