@@ -11,16 +11,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// DB is where transactions run: the pool, or one connection taken from it
-// (when something else, such as an advisory lock, must share it).
-type DB interface {
-	*pgxpool.Pool | *pgxpool.Conn
-}
-
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back
 // otherwise. With ReadAsUser and InSystemTx it is the one place transactions
 // begin and end.
-func InTx[D DB](ctx context.Context, db D, fn func(q *Queries) error) error {
+func InTx(ctx context.Context, db *pgxpool.Pool, fn func(q *Queries) error) error {
 	return inTx(ctx, db, nil, fn)
 }
 
@@ -32,7 +26,7 @@ func InTx[D DB](ctx context.Context, db D, fn func(q *Queries) error) error {
 // The act-as statement and the query go out as one pipeline, which
 // PostgreSQL runs as one implicit transaction: one round trip, no BEGIN or
 // COMMIT. fn may therefore run a single statement; a second one fails.
-func ReadAsUser[D DB](ctx context.Context, db D, userID uuid.UUID, fn func(q *Queries) error) error {
+func ReadAsUser(ctx context.Context, db *pgxpool.Pool, userID uuid.UUID, fn func(q *Queries) error) error {
 	return inTx(ctx, db, &queued{sql: actAsUser, args: []any{userID.String()}, implicit: true}, fn)
 }
 
@@ -40,7 +34,7 @@ func ReadAsUser[D DB](ctx context.Context, db D, userID uuid.UUID, fn func(q *Qu
 // security lets see every list. It is for identity's work across users
 // (merging a guest into an account, reaping, claim previews) and
 // server-wide counts; never for a request's own reads and writes.
-func InSystemTx[D DB](ctx context.Context, db D, fn func(q *Queries) error) error {
+func InSystemTx(ctx context.Context, db *pgxpool.Pool, fn func(q *Queries) error) error {
 	return inTx(ctx, db, &queued{sql: actAsSystem}, fn)
 }
 
@@ -52,21 +46,14 @@ type queued struct {
 	implicit bool
 }
 
-func inTx[D DB](ctx context.Context, db D, actAs *queued, fn func(q *Queries) error) error {
-	var conn *pgxpool.Conn
-	switch v := any(db).(type) {
-	case *pgxpool.Pool:
-		c, err := v.Acquire(ctx)
-		if err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
-		defer c.Release() // a connection left inside a transaction is closed, not reused
-		conn = c
-	case *pgxpool.Conn:
-		conn = v
+func inTx(ctx context.Context, db *pgxpool.Pool, actAs *queued, fn func(q *Queries) error) error {
+	conn, err := db.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
 	}
+	defer conn.Release() // a connection left inside a transaction is closed, not reused
 	tx := &pipelinedTx{conn: conn.Conn(), actAs: actAs}
-	err := fn(New(tx))
+	err = fn(New(tx))
 	if !tx.begun || (actAs != nil && actAs.implicit) {
 		return err // no statement ran, or it ended with its pipeline
 	}
