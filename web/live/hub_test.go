@@ -149,3 +149,46 @@ func TestPresenceFadesWhenAnInstanceDies(t *testing.T) {
 		t.Errorf("a full announcement is %d bytes, too close to NOTIFY's 8000", len(payload))
 	}
 }
+
+// A change committed before a new tab's full render, but announced after
+// it, must still reach the tabs that were already there.
+func TestChangeAnnouncedAfterAJoinersRenderReachesEveryone(t *testing.T) {
+	list := uuid.New()
+	var version atomic.Int64
+	version.Store(1)
+	render := func(_ context.Context, _, _ uuid.UUID, parts Parts) ([]byte, int64, bool, error) {
+		return []byte(fmt.Sprintf("parts %d version %d", parts, version.Load())), version.Load(), true, nil
+	}
+	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	newClient := func() *client {
+		c := &client{Subscriber: Subscriber{List: list, Device: uuid.New(), User: uuid.New()},
+			send: make(chan []byte, 16), closed: make(chan struct{}), cancel: func() {}}
+		if err := h.register(c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	next := func(c *client) string {
+		t.Helper()
+		select {
+		case m := <-c.send:
+			return string(m)
+		case <-time.After(2 * time.Second):
+			t.Fatal("nothing sent")
+			return ""
+		}
+	}
+	old := newClient()
+	if got := next(old); got != fmt.Sprintf("parts %d version 1", AllParts) {
+		t.Fatalf("first message %q", got)
+	}
+	version.Store(2) // a film is added and committed...
+	joiner := newClient()
+	if got := next(joiner); got != fmt.Sprintf("parts %d version 2", AllParts) {
+		t.Fatalf("joiner got %q", got)
+	}
+	h.dispatch(Event{List: list, Kind: "movies.insert", Version: 2}) // ...and announced only now
+	if got := next(old); got != fmt.Sprintf("parts %d version 2", PartRoll|PartMovies) {
+		t.Errorf("the tab already there got %q, want the films at version 2", got)
+	}
+}

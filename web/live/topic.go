@@ -193,11 +193,12 @@ func (t *topic) renderList(changed Parts) {
 		return html, version, found, err
 	}
 	var whole, part []byte
-	var version int64
+	var version, wholeVersion int64
 	found := true
 	var err error
 	if full || len(fresh) > 0 {
-		whole, version, found, err = render(AllParts)
+		whole, wholeVersion, found, err = render(AllParts)
+		version = wholeVersion
 	}
 	if err == nil && found && changed != 0 && !full {
 		part, version, found, err = render(changed)
@@ -222,8 +223,13 @@ func (t *topic) renderList(changed Parts) {
 	}
 
 	t.mu.Lock()
-	newer := version > t.sent
-	if newer {
+	// t.sent is what everyone (not just new joiners) was last sent: only
+	// a broadcast of the changed parts, or a full resync, moves it, so a
+	// change whose event comes after a joiner's full render still reaches
+	// everyone else. Every render shows the current state, so sending a
+	// joiner a part it already has is harmless.
+	partNewer := part != nil && version > t.sent
+	if partNewer || full {
 		t.sent = version
 	}
 	type send struct {
@@ -236,7 +242,10 @@ func (t *topic) renderList(changed Parts) {
 		switch {
 		case full || isFresh:
 			sends = append(sends, send{c, whole})
-		case newer && part != nil:
+			if part != nil && version > wholeVersion { // a change landed between the two renders
+				sends = append(sends, send{c, part})
+			}
+		case partNewer:
 			sends = append(sends, send{c, part})
 		}
 	}
