@@ -98,18 +98,19 @@ func (s *Service) readCookie(r *http.Request) cookieState {
 		return cookieState{}
 	}
 	st := cookieState{present: true}
-	sess, err := s.store.New(r, s.cookie)
-	if err != nil || sess.IsNew {
+	// The store's codecs, newest key first, decoded once: a cookie only an
+	// older key opens is valid but due for re-issue under the newest.
+	var values map[any]any
+	newestKey := securecookie.DecodeMulti(s.cookie, c.Value, &values, s.store.Codecs[0]) == nil
+	if !newestKey && securecookie.DecodeMulti(s.cookie, c.Value, &values, s.store.Codecs[1:]...) != nil {
 		return st
 	}
-	id, _ := sess.Values[keyDevice].(string)
-	issued, _ := sess.Values[keyIssued].(int64)
+	id, _ := values[keyDevice].(string)
+	issued, _ := values[keyIssued].(int64)
 	if st.deviceID, err = uuid.Parse(id); err != nil {
 		return st
 	}
 	st.valid = true
-	var probe map[any]any
-	newestKey := securecookie.DecodeMulti(s.cookie, c.Value, &probe, s.store.Codecs[0]) == nil
 	st.stale = !newestKey || time.Since(time.Unix(issued, 0)) > refreshEvery
 	return st
 }
