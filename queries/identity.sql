@@ -62,9 +62,11 @@ SET selector = EXCLUDED.selector, verifier = EXCLUDED.verifier, created_at = now
 SELECT user_id, verifier, created_at FROM recovery_codes WHERE selector = $1;
 
 -- name: LockRecoveryCode :one
--- When the user's code was made; the share lock holds off a replacement
--- until the claim that checked it commits.
-SELECT created_at FROM recovery_codes WHERE user_id = $1 FOR SHARE;
+-- When the user's code was made, locked until the claim that checked it
+-- commits: no replacement meanwhile. Not a share lock: the same claim
+-- then marks the code used, and two claims upgrading shared locks on one
+-- row deadlock; this way the second waits here.
+SELECT created_at FROM recovery_codes WHERE user_id = $1 FOR NO KEY UPDATE;
 
 -- name: MarkRecoveryCodeUsed :exec
 UPDATE recovery_codes SET last_used_at = now() WHERE user_id = $1;

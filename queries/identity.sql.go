@@ -259,11 +259,13 @@ func (q *Queries) ListDisplayNames(ctx context.Context, ids []uuid.UUID) ([]List
 }
 
 const lockRecoveryCode = `-- name: LockRecoveryCode :one
-SELECT created_at FROM recovery_codes WHERE user_id = $1 FOR SHARE
+SELECT created_at FROM recovery_codes WHERE user_id = $1 FOR NO KEY UPDATE
 `
 
-// When the user's code was made; the share lock holds off a replacement
-// until the claim that checked it commits.
+// When the user's code was made, locked until the claim that checked it
+// commits: no replacement meanwhile. Not a share lock: the same claim
+// then marks the code used, and two claims upgrading shared locks on one
+// row deadlock; this way the second waits here.
 func (q *Queries) LockRecoveryCode(ctx context.Context, userID uuid.UUID) (time.Time, error) {
 	row := q.db.QueryRow(ctx, lockRecoveryCode, userID)
 	var created_at time.Time
