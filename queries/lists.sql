@@ -58,8 +58,10 @@ SELECT EXISTS (SELECT 1 FROM list_members WHERE list_id = @list_id AND user_id =
 -- Everything a list page shows, in one statement: the list (if the user is
 -- on it), and its members, films and last five rolls as parallel arrays
 -- (element i of each *_ids/*_names/... array belongs together), which
--- decode far faster than JSON. A live update that only needs some parts
--- turns the others off (with_members, with_movies, with_rolls).
+-- decode far faster than JSON. Each part's rows are sorted once in a
+-- subquery and aggregated in that order (an ORDER BY inside every
+-- array_agg would sort once per array). A live update that only needs some
+-- parts turns the others off (with_members, with_movies, with_rolls).
 SELECT l.id, l.owner_id, l.name, l.invite_token, l.version, l.created_at, o.display_name AS owner_name,
        mem.ids::uuid[] AS member_ids, mem.names::text[] AS member_names,
        mov.ids::uuid[] AS movie_ids, mov.titles::text[] AS movie_titles, mov.years::int[] AS movie_years,
@@ -71,26 +73,25 @@ FROM lists l
 JOIN list_members me ON me.list_id = l.id AND me.user_id = @user_id
 JOIN users o ON o.id = l.owner_id
 CROSS JOIN LATERAL (
-    SELECT coalesce(array_agg(u.id ORDER BY u.id = l.owner_id DESC, m.joined_at, u.id), '{}') AS ids,
-           coalesce(array_agg(u.display_name ORDER BY u.id = l.owner_id DESC, m.joined_at, u.id), '{}') AS names
-    FROM list_members m JOIN users u ON u.id = m.user_id
-    WHERE m.list_id = l.id AND @with_members::bool) mem
+    SELECT coalesce(array_agg(x.id), '{}') AS ids, coalesce(array_agg(x.display_name), '{}') AS names
+    FROM (SELECT u.id, u.display_name
+            FROM list_members m JOIN users u ON u.id = m.user_id
+           WHERE m.list_id = l.id AND @with_members::bool
+           ORDER BY u.id = l.owner_id DESC, m.joined_at, u.id) x) mem
 CROSS JOIN LATERAL (
-    SELECT coalesce(array_agg(f.id ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS ids,
-           coalesce(array_agg(f.title ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS titles,
-           coalesce(array_agg(coalesce(f.year, 0) ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS years,
-           coalesce(array_agg(f.watched_at IS NOT NULL ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS watched,
-           coalesce(array_agg(f.added_by ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS added_by,
-           coalesce(array_agg(u.display_name ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS added_by_names,
-           coalesce(array_agg(f.created_at ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id), '{}') AS created
-    FROM movies f JOIN users u ON u.id = f.added_by
-    WHERE f.list_id = l.id AND @with_movies::bool) mov
+    SELECT coalesce(array_agg(x.id), '{}') AS ids, coalesce(array_agg(x.title), '{}') AS titles,
+           coalesce(array_agg(x.year), '{}') AS years, coalesce(array_agg(x.watched), '{}') AS watched,
+           coalesce(array_agg(x.added_by), '{}') AS added_by, coalesce(array_agg(x.name), '{}') AS added_by_names,
+           coalesce(array_agg(x.created_at), '{}') AS created
+    FROM (SELECT f.id, f.title, coalesce(f.year, 0) AS year, f.watched_at IS NOT NULL AS watched,
+                 f.added_by, u.display_name AS name, f.created_at
+            FROM movies f JOIN users u ON u.id = f.added_by
+           WHERE f.list_id = l.id AND @with_movies::bool
+           ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id) x) mov
 CROSS JOIN LATERAL (
-    SELECT coalesce(array_agg(x.id ORDER BY x.created_at DESC, x.id), '{}') AS ids,
-           coalesce(array_agg(x.created_at ORDER BY x.created_at DESC, x.id), '{}') AS created,
-           coalesce(array_agg(x.title ORDER BY x.created_at DESC, x.id), '{}') AS titles,
-           coalesce(array_agg(x.year ORDER BY x.created_at DESC, x.id), '{}') AS years,
-           coalesce(array_agg(x.name ORDER BY x.created_at DESC, x.id), '{}') AS names
+    SELECT coalesce(array_agg(x.id), '{}') AS ids, coalesce(array_agg(x.created_at), '{}') AS created,
+           coalesce(array_agg(x.title), '{}') AS titles, coalesce(array_agg(x.year), '{}') AS years,
+           coalesce(array_agg(x.name), '{}') AS names
     FROM (SELECT r.id, r.created_at, f.title, coalesce(f.year, 0) AS year, u.display_name AS name
             FROM rolls r JOIN movies f ON f.id = r.movie_id JOIN users u ON u.id = r.rolled_by
            WHERE r.list_id = l.id AND @with_rolls::bool

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -68,8 +69,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if strings.Contains(info.pattern, "{token}") {
 			path = info.pattern // invitation tokens are secrets: keep them out of logs
 		}
-		s.log.InfoContext(r.Context(), "http", "request_id", info.id, "method", r.Method, "path", path,
-			"route", route, "status", sw.status, "bytes", sw.bytes, "took", elapsed, "remote", r.RemoteAddr)
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http", slog.String("request_id", info.id), slog.String("method", r.Method),
+			slog.String("path", path), slog.String("route", route), slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
+			slog.Duration("took", elapsed), slog.String("remote", r.RemoteAddr))
 	})
 }
 

@@ -4,7 +4,7 @@
 // prints a table. It starts its own throwaway PostgreSQL and server, is
 // bounded in time, and stops by itself. Run from the repository root:
 //
-//	go run ./cmd/loadtest [-duration 10s] [-conns 32] [-cpuprofile cpu.out]
+//	go run ./cmd/loadtest [-duration 10s] [-conns 32] [-pool 0] [-cpuprofile cpu.out]
 package main
 
 import (
@@ -43,14 +43,15 @@ import (
 
 func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long to measure each side")
-	conns := flag.Int("conns", 32, "concurrent connections (HTTP clients, pgbench clients)")
+	conns := flag.Int("conns", 32, "concurrent HTTP connections")
+	poolSize := flag.Int("pool", 0, "database connections, for the server's pool and for pgbench (0: the server's default, as moviedice serve runs)")
 	films := flag.Int("films", 50, "films on the list")
 	members := flag.Int("members", 5, "members of the list, owner included")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the server during the HTTP run to this file")
 	gen := flag.String("gen", "auto", "HTTP load generator: wrk (lighter, so more of the cores go to the server), go (built in), or auto (wrk when installed)")
 	flag.Parse()
-	if *duration > 5*time.Minute || *conns > 1000 {
-		fmt.Fprintln(os.Stderr, "loadtest: keep it bounded: -duration at most 5m, -conns at most 1000")
+	if *duration > 5*time.Minute || *conns > 1000 || *poolSize > 100 {
+		fmt.Fprintln(os.Stderr, "loadtest: keep it bounded: -duration at most 5m, -conns at most 1000, -pool at most 100")
 		os.Exit(2)
 	}
 	if *gen == "auto" {
@@ -59,13 +60,13 @@ func main() {
 			*gen = "wrk"
 		}
 	}
-	if err := run(*duration, *conns, *films, *members, *cpuprofile, *gen); err != nil {
+	if err := run(*duration, *conns, *poolSize, *films, *members, *cpuprofile, *gen); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(duration time.Duration, conns, films, members int, cpuprofile, gen string) error {
+func run(duration time.Duration, conns, poolSize, films, members int, cpuprofile, gen string) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "moviedice-loadtest-")
 	if err != nil {
@@ -97,11 +98,15 @@ func run(duration time.Duration, conns, films, members int, cpuprofile, gen stri
 	}
 	db.Close()
 
-	pool, err := queries.OpenPool(ctx, dbURL+" pool_max_conns="+fmt.Sprint(conns))
+	if poolSize > 0 {
+		dbURL += " pool_max_conns=" + fmt.Sprint(poolSize)
+	}
+	pool, err := queries.OpenPool(ctx, dbURL)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	poolSize = int(pool.Config().MaxConns)
 	web.TuneGC() // as moviedice serve does
 	reg := web.NewRegistry()
 	key := bytes.Repeat([]byte{7}, 32)
@@ -132,8 +137,8 @@ func run(duration time.Duration, conns, films, members int, cpuprofile, gen stri
 	if err := pool.QueryRow(ctx, "SELECT user_id::text FROM devices ORDER BY created_at LIMIT 1").Scan(&owner); err != nil {
 		return err
 	}
-	fmt.Printf("list with %d films and %d members; %d connections, %v per side, load generator %s, GOMAXPROCS=%d\n\n",
-		films, members, conns, duration, gen, runtime.GOMAXPROCS(0))
+	fmt.Printf("list with %d films and %d members; %d HTTP connections, %d database connections, %v per side, load generator %s, GOMAXPROCS=%d\n\n",
+		films, members, conns, poolSize, duration, gen, runtime.GOMAXPROCS(0))
 
 	load := hammer
 	if gen == "wrk" {
@@ -161,15 +166,25 @@ func run(duration time.Duration, conns, films, members int, cpuprofile, gen stri
 	}
 	served <- nil // for the deferred stop
 
-	dbTPS, err := pgbench(ctx, cluster, dir, conns, duration, owner)
-	if err != nil {
-		return err
+	// PostgreSQL alone, once with as many clients as the server's pool
+	// (what the page's database work meets) and once with as many as the
+	// HTTP load has (each client a page view in flight).
+	clients := []int{poolSize}
+	if conns != poolSize {
+		clients = append(clients, conns)
 	}
-	fmt.Println("| measurement | req/s | p50 | p99 |")
-	fmt.Println("|---|---:|---:|---:|")
-	fmt.Printf("| GET /l/{id}, signed-in member, over HTTP | %.0f | %.2f ms | %.2f ms |\n", httpRes.rps, ms(httpRes.p50), ms(httpRes.p99))
-	fmt.Printf("| the page's queries alone (pgbench, prepared, same round trips) | %.0f | | |\n", dbTPS)
-	fmt.Printf("\npage rate / database-only rate: %.0f %%\n", 100*httpRes.rps/dbTPS)
+	dbTPS := make([]float64, len(clients))
+	for i, c := range clients {
+		if dbTPS[i], err = pgbench(ctx, cluster, dir, c, duration, owner); err != nil {
+			return err
+		}
+	}
+	fmt.Println("| measurement | req/s | p50 | p99 | page / this |")
+	fmt.Println("|---|---:|---:|---:|---:|")
+	fmt.Printf("| GET /l/{id}, signed-in member, over HTTP (%d connections) | %.0f | %.2f ms | %.2f ms | |\n", conns, httpRes.rps, ms(httpRes.p50), ms(httpRes.p99))
+	for i, c := range clients {
+		fmt.Printf("| the page's queries alone: pgbench, prepared, same round trips, %d clients | %.0f | | | %.0f %% |\n", c, dbTPS[i], 100*httpRes.rps/dbTPS[i])
+	}
 	return nil
 }
 
@@ -276,6 +291,7 @@ func pgbenchScript() (string, error) {
 		}
 	}
 	params := strings.NewReplacer("@user_id", ":user", "@list_id", ":list", "@id", ":list", "$1", ":device")
+	allParts := regexp.MustCompile(`@with_\w+`) // a full page load asks for every part
 	var script strings.Builder
 	for _, name := range pageQueries {
 		if strings.HasPrefix(name, `\`) {
@@ -287,7 +303,8 @@ func pgbenchScript() (string, error) {
 			return "", fmt.Errorf("query %s not found under queries/ (run from the repository root)", name)
 		}
 		var lines []string
-		for _, line := range strings.Split(params.Replace(q), "\n") {
+		q = allParts.ReplaceAllString(params.Replace(q), "true")
+		for _, line := range strings.Split(q, "\n") {
 			if !strings.HasPrefix(strings.TrimSpace(line), "--") {
 				lines = append(lines, line)
 			}
@@ -297,8 +314,8 @@ func pgbenchScript() (string, error) {
 	return script.String(), nil
 }
 
-// pgbench runs the page's queries with conns clients for d, as the app's
-// role, and returns transactions (page loads) per second.
+// pgbench runs the page's queries with conns clients (as many as the
+// server's pool holds) for d, as the app's role, and returns transactions (page loads) per second.
 func pgbench(ctx context.Context, cluster *pgdev.Cluster, dir string, conns int, d time.Duration, cookieOwner string) (float64, error) {
 	script, err := pgbenchScript()
 	if err != nil {
