@@ -80,6 +80,51 @@ func TestRowLevelSecurityNet(t *testing.T) {
 			t.Errorf("insert into a foreign list: %v", err)
 		}
 	})
+	// member_lists() answers from a per-statement cache (migrations/00004):
+	// each statement must still see the memberships of its own snapshot.
+	t.Run("after leaving a list, the next statement in the same transaction sees none of its rows", func(t *testing.T) {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		mID := uuid.MustParse(w.mID)
+		queries.New(tx).ActAsUser(ctx, w.mID)
+		count := func() (n int64) {
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM movies WHERE list_id = $1", w.list).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := count(); n == 0 {
+			t.Fatal("a member sees no films on the list")
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM list_members WHERE list_id = $1 AND user_id = $2", w.list, mID); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != 0 {
+			t.Errorf("after leaving, %d films still visible", n)
+		}
+	})
+	t.Run("acting as another user in the same transaction does not reuse the first user's lists", func(t *testing.T) {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		var asO, asZ int64
+		err = tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM movies) FROM (SELECT set_config('app.user_id', $1, true)) s`, oID.String()).Scan(&asO)
+		if err != nil {
+			t.Fatal(err)
+		}
+		queries.New(tx).ActAsUser(ctx, w.zID)
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM movies WHERE list_id = $1", w.list).Scan(&asZ); err != nil {
+			t.Fatal(err)
+		}
+		if asO == 0 || asZ != 0 {
+			t.Errorf("O saw %d films, then Z saw %d of O's list", asO, asZ)
+		}
+	})
 	t.Run("joining a list by id, without its token, is refused", func(t *testing.T) {
 		tx, err := pool.Begin(ctx)
 		if err != nil {
