@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"sync"
 	"time"
@@ -144,13 +145,57 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 
 var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// TuneGC makes the collector run a quarter as often as Go's default unless
-// GOGC is set: a server's live heap is small, so by default it collects
-// very often; here that cost about a tenth of a page view's CPU.
-func TuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
+// gcHeadroom is how far past what it must trace the heap may grow before
+// a collection, once the heap is large.
+const gcHeadroom = 64 << 20
+
+// TuneGC, unless GOGC is set, adjusts the collector to the heap, every
+// quarter second until ctx is done. A server's heap is small while it serves
+// pages, and collecting every time it doubles cost about a tenth of a page
+// view's CPU, so a small heap may grow 5× (GOGC=400). A heap made large by
+// thousands of idle live connections, which allocate nothing, may grow by
+// gcHeadroom only, down to 1.5× (GOGC=50): at GOGC=400 it would hold four
+// times their memory again in garbage.
+func TuneGC(ctx context.Context) {
+	if os.Getenv("GOGC") != "" {
+		return
 	}
+	current := gcPercent(0)
+	debug.SetGCPercent(current)
+	go func() {
+		// What the collector traces: the pacer's base for GOGC.
+		samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}
+		tick := time.NewTicker(time.Second / 4) // quick enough for thousands of connections arriving at once
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			metrics.Read(samples)
+			var scan uint64
+			for _, s := range samples {
+				if s.Value.Kind() == metrics.KindUint64 {
+					scan += s.Value.Uint64()
+				}
+			}
+			if p := gcPercent(scan); p != current {
+				debug.SetGCPercent(p)
+				current = p
+			}
+		}
+	}()
+}
+
+// gcPercent is the GOGC that lets a heap tracing scan bytes grow by
+// gcHeadroom, within 50 and 400, in steps of 10.
+func gcPercent(scan uint64) int {
+	if scan == 0 {
+		return 400
+	}
+	p := int(min(400, max(50, gcHeadroom*100/scan)))
+	return p / 10 * 10
 }
 
 // Serve answers HTTP on l until ctx is done, then stops taking new

@@ -374,3 +374,21 @@ func TestServeDrainsInFlightRequests(t *testing.T) {
 		t.Errorf("Serve: %v", err)
 	}
 }
+
+func TestGCPercentFollowsTheHeap(t *testing.T) {
+	for _, c := range []struct {
+		scan uint64
+		want int
+	}{
+		{0, 400},        // nothing measured yet
+		{8 << 20, 400},  // serving pages: collect seldom
+		{32 << 20, 200}, // growing: 64 MiB of headroom
+		{128 << 20, 50}, // thousands of idle live connections: 1.5×
+		{1 << 30, 50},   // never below 1.5×
+		{100 << 20, 60}, // in steps of ten
+	} {
+		if got := gcPercent(c.scan); got != c.want {
+			t.Errorf("gcPercent(%d MiB) = %d, want %d", c.scan>>20, got, c.want)
+		}
+	}
+}

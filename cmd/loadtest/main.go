@@ -107,7 +107,7 @@ func run(duration time.Duration, conns, poolSize, films, members int, cpuprofile
 	}
 	defer pool.Close()
 	poolSize = int(pool.Config().MaxConns)
-	web.TuneGC() // as moviedice serve does
+	web.TuneGC(ctx) // as moviedice serve does
 	reg := web.NewRegistry()
 	key := bytes.Repeat([]byte{7}, 32)
 	id, err := identity.New(identity.Config{Pool: pool, Log: log, CookieKeys: [][]byte{key}, Pepper: key,

@@ -80,7 +80,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 		return err
 	}
 	defer pool.Close()
-	web.TuneGC()
+	web.TuneGC(ctx)
 	registry := web.NewRegistry()
 	id, err := identity.New(identity.Config{
 		Pool: pool, Log: log, CookieKeys: keys.CookieKeys, Pepper: keys.RecoveryPepper,

@@ -1,7 +1,11 @@
 package live
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -26,9 +30,14 @@ const (
 )
 
 const (
-	pingEvery    = 25 * time.Second
 	writeTimeout = 10 * time.Second
 	closeGrace   = time.Second
+	// The buffers a live connection keeps for its whole life. Browsers
+	// send nothing but pongs and close frames (at most 131 bytes each); a
+	// message bigger than the write buffer goes out in two writes, as one
+	// bigger than net/http's 4 KiB would.
+	readBufferSize  = 256
+	writeBufferSize = 512
 )
 
 // Subscriber is who a live connection is for; web checks that User is a
@@ -37,38 +46,117 @@ type Subscriber struct {
 	List, Device, User uuid.UUID
 }
 
+// wsConn is the part of *websocket.Conn a client uses.
+type wsConn interface {
+	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
+	Ping(ctx context.Context) error
+	Close(code StatusCode, reason string) error
+	CloseNow() error
+}
+
 // client is one websocket connection subscribed to one list.
+//
+// An idle client has one goroutine: its reader (Hub.read). A writer
+// goroutine runs only while messages are queued, and pings come from the
+// hub's pinger, so ten thousand idle connections do not keep ten thousand
+// parked writers, tickers and their stacks.
 type client struct {
 	Subscriber
-	send      chan []byte
-	closed    chan struct{}
-	closeOnce sync.Once
-	code      StatusCode
-	reason    string
-	// cancel aborts a write in progress, closeGrace after the client is
-	// closed: a client closed for being slow is usually stuck in one.
-	cancel context.CancelFunc
+	conn     wsConn
+	queueLen int
+
+	mu      sync.Mutex
+	queue   [][]byte // unsent messages, in order
+	writing bool     // a writer goroutine owns the connection's writes
+	closing bool
+	code    StatusCode
+	reason  string
 }
 
 // enqueue queues msg for sending. A client whose queue is full is too slow
 // to keep up: it is closed (it reconnects and starts from the full state)
 // rather than ever blocking the hub.
 func (c *client) enqueue(msg []byte) {
-	select {
-	case c.send <- msg:
-	default:
-		c.close(StatusTooSlow, "too slow to keep up; reconnect")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
 	}
+	if len(c.queue) >= c.queueLen {
+		c.closeLocked(StatusTooSlow, "too slow to keep up; reconnect")
+		return
+	}
+	c.queue = append(c.queue, msg)
+	c.startWriterLocked()
 }
 
 func (c *client) close(code StatusCode, reason string) {
-	c.closeOnce.Do(func() {
-		c.code, c.reason = code, reason
-		close(c.closed)
-		// A write in progress may finish, and the close frame with its
-		// code follow; one stuck longer (a slow reader) is cut off.
-		time.AfterFunc(closeGrace, c.cancel)
-	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked(code, reason)
+}
+
+func (c *client) closeLocked(code StatusCode, reason string) {
+	if c.closing {
+		return
+	}
+	c.closing, c.code, c.reason, c.queue = true, code, reason, nil
+	// A write in progress may finish, and the close frame with its code
+	// follow; one stuck longer (a slow reader) is cut off.
+	time.AfterFunc(closeGrace, func() { c.conn.CloseNow() })
+	c.startWriterLocked()
+}
+
+func (c *client) startWriterLocked() {
+	if !c.writing {
+		c.writing = true
+		go c.write()
+	}
+}
+
+// write sends the queued messages in order and returns when the queue is
+// empty; once the client is closing it sends the close frame instead.
+// A write that takes longer than writeTimeout (a peer that stopped
+// reading with the socket full) cuts the connection.
+func (c *client) write() {
+	for {
+		c.mu.Lock()
+		if c.closing {
+			code, reason := c.code, c.reason
+			c.mu.Unlock()
+			c.conn.Close(code, reason) // writing stays set: nothing writes after this
+			return
+		}
+		msgs := c.queue
+		c.queue = nil
+		if len(msgs) == 0 {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		cut := time.AfterFunc(writeTimeout, func() { c.conn.CloseNow() })
+		for _, msg := range msgs {
+			// No deadline in the context: coder/websocket would arm a
+			// timer per write; cut covers the whole batch.
+			if err := c.conn.Write(context.Background(), websocket.MessageText, msg); err != nil {
+				cut.Stop()
+				c.conn.CloseNow()
+				return // writing stays set
+			}
+		}
+		cut.Stop()
+	}
+}
+
+// ping checks that the peer answers within wait; one that does not is
+// cut off.
+func (c *client) ping(wait time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := c.conn.Ping(ctx); err != nil {
+		c.conn.CloseNow()
+	}
 }
 
 // Admit reports whether the device may open another live connection here.
@@ -85,58 +173,88 @@ func (h *Hub) Admit(device uuid.UUID) bool {
 // are the hosts pages may connect from. It returns once the connection is
 // set up; the streaming goes on in the background.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, s Subscriber, originHosts []string) error {
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: originHosts})
+	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: originHosts})
 	if err != nil {
 		return err // Accept has answered
 	}
-	// The connection outlives the request: it is served from a goroutine
-	// of its own, so the handler's goroutine, whose stack grew deep in the
-	// middleware and the membership query, is not kept for hours.
-	ctx, cancel := context.WithCancel(conn.CloseRead(context.WithoutCancel(r.Context()))) // CloseRead answers pings and notices the peer leaving
-	c := &client{Subscriber: s, send: make(chan []byte, h.cfg.QueueLen), closed: make(chan struct{}), cancel: cancel}
+	// The connection outlives the request and keeps nothing of it: not
+	// its context, nor the handler's goroutine, whose stack grew deep in
+	// the middleware and the membership query.
+	c := &client{Subscriber: s, conn: conn, queueLen: h.cfg.QueueLen}
 	if err := h.register(c); err != nil {
-		cancel()
 		conn.Close(StatusTryLater, "too many live connections")
 		return err
 	}
-	go h.pump(ctx, conn, c)
+	go h.read(conn, c)
 	return nil
 }
 
-// pump writes c's messages and pings to conn until the connection ends.
-func (h *Hub) pump(ctx context.Context, conn *websocket.Conn, c *client) {
-	defer c.cancel()
+// read is the connection's one long-lived goroutine: reading answers the
+// peer's pings, takes in the pongs to the hub's, and notices the peer
+// leaving (or the connection being closed), which unsubscribes it.
+// Browsers send no messages; one that does is closed, as CloseRead would.
+func (h *Hub) read(conn *websocket.Conn, c *client) {
 	defer h.unregister(c)
-	ping := time.NewTicker(pingEvery)
-	defer ping.Stop()
+	// No deadline: a context that can be done would cost a timer for the
+	// connection's whole life. Pings find dead peers.
+	if _, _, err := conn.Reader(context.Background()); err == nil {
+		c.close(websocket.StatusPolicyViolation, "this connection only sends")
+		return
+	}
+	conn.CloseNow()
+}
+
+// smallBuffers hands coder/websocket the hijacked connection with
+// buffers sized for a live connection (see readBufferSize), instead of
+// net/http's 4 KiB each, which it would keep for the connection's life.
+type smallBuffers struct{ http.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	br := bufio.NewReaderSize(conn, readBufferSize)
+	if n := brw.Reader.Buffered(); n > 0 {
+		// Bytes the client sent right after its request: they must be in
+		// the new buffer, where Accept looks for them.
+		early, _ := brw.Reader.Peek(n)
+		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn), max(readBufferSize, n))
+		br.Peek(n)
+	}
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, writeBufferSize)), nil
+}
+
+// pingLoop pings every connection every PingEvery, a batch at a time so
+// that ten thousand pings (each a goroutine waiting for its pong) do not
+// start at once.
+func (h *Hub) pingLoop(ctx context.Context) {
+	const batch = 200
+	wait := min(writeTimeout, h.cfg.PingEvery)
+	tick := time.NewTicker(h.cfg.PingEvery)
+	defer tick.Stop()
 	for {
 		select {
-		case <-c.closed:
-			conn.Close(c.code, c.reason)
-			return
 		case <-ctx.Done():
-			select {
-			case <-c.closed: // closing cancels ctx too: still say why
-				conn.Close(c.code, c.reason)
-			default:
-				conn.CloseNow()
-			}
 			return
-		case msg := <-c.send:
-			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			err := conn.Write(wctx, websocket.MessageText, msg)
-			cancel()
-			if err != nil {
-				conn.CloseNow()
-				return
+		case <-tick.C:
+		}
+		h.mu.Lock()
+		cs := make([]*client, 0, h.conns)
+		for _, set := range h.byDevice {
+			for c := range set {
+				cs = append(cs, c)
 			}
-		case <-ping.C:
-			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			err := conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				conn.CloseNow() // a dead peer
-				return
+		}
+		h.mu.Unlock()
+		for i, c := range cs {
+			go c.ping(wait)
+			if i%batch == batch-1 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
 			}
 		}
 	}

@@ -84,6 +84,10 @@ type Config struct {
 	MaxPerDevice int
 	MaxConns     int
 	QueueLen     int
+	// PingEvery is how often each connection is pinged (default 25 s); a
+	// peer that has not answered within writeTimeout (or PingEvery, if
+	// shorter) is cut off.
+	PingEvery time.Duration
 }
 
 // Hub keeps the live connections of one instance.
@@ -114,6 +118,9 @@ func New(cfg Config) *Hub {
 	if cfg.QueueLen <= 0 {
 		cfg.QueueLen = 16
 	}
+	if cfg.PingEvery <= 0 {
+		cfg.PingEvery = 25 * time.Second
+	}
 	if cfg.RenderPresence == nil { // no presence: nothing to render
 		cfg.RenderPresence = func(context.Context, uuid.UUID, []uuid.UUID) ([]byte, error) { return nil, nil }
 	}
@@ -133,6 +140,7 @@ func (h *Hub) Listening() <-chan struct{} { return h.listening }
 // have been missed meanwhile.
 func (h *Hub) Run(ctx context.Context) {
 	go h.announceLoop(ctx)
+	go h.pingLoop(ctx)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		started := time.Now()

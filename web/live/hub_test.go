@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -160,18 +161,18 @@ func TestChangeAnnouncedAfterAJoinersRenderReachesEveryone(t *testing.T) {
 		return []byte(fmt.Sprintf("parts %d version %d", parts, version.Load())), version.Load(), true, nil
 	}
 	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	newClient := func() *client {
-		c := &client{Subscriber: Subscriber{List: list, Device: uuid.New(), User: uuid.New()},
-			send: make(chan []byte, 16), closed: make(chan struct{}), cancel: func() {}}
+	newClient := func() *recorder {
+		conn := &recorder{sent: make(chan []byte, 16)}
+		c := &client{Subscriber: Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, conn: conn, queueLen: 16}
 		if err := h.register(c); err != nil {
 			t.Fatal(err)
 		}
-		return c
+		return conn
 	}
-	next := func(c *client) string {
+	next := func(c *recorder) string {
 		t.Helper()
 		select {
-		case m := <-c.send:
+		case m := <-c.sent:
 			return string(m)
 		case <-time.After(2 * time.Second):
 			t.Fatal("nothing sent")
@@ -190,5 +191,85 @@ func TestChangeAnnouncedAfterAJoinersRenderReachesEveryone(t *testing.T) {
 	h.dispatch(Event{List: list, Kind: "movies.insert", Version: 2}) // ...and announced only now
 	if got := next(old); got != fmt.Sprintf("parts %d version 2", PartRoll|PartMovies) {
 		t.Errorf("the tab already there got %q, want the films at version 2", got)
+	}
+}
+
+// recorder is a connection that keeps what is written to it.
+type recorder struct{ sent chan []byte }
+
+func (r *recorder) Write(_ context.Context, _ websocket.MessageType, p []byte) error {
+	r.sent <- p
+	return nil
+}
+func (r *recorder) Ping(context.Context) error     { return nil }
+func (r *recorder) Close(StatusCode, string) error { return nil }
+func (r *recorder) CloseNow() error                { return nil }
+
+// Pings keep answering connections open and cut off a peer that has gone
+// silent (a dead machine, a dropped network) without saying goodbye.
+func TestSilentPeerIsCutOff(t *testing.T) {
+	list := uuid.New()
+	render := func(context.Context, uuid.UUID, uuid.UUID, Parts) ([]byte, int64, bool, error) {
+		return []byte("<p id=x>ok</p>"), 1, true, nil
+	}
+	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), PingEvery: 100 * time.Millisecond})
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go h.pingLoop(ctx)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.Serve(w, r, Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, nil)
+	}))
+	defer srv.Close()
+	defer h.Shutdown()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+
+	// A browser: it reads what comes, and its reader answers pings.
+	alive, _, err := websocket.Dial(context.Background(), url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alive.CloseNow()
+	aliveGone := make(chan struct{})
+	go func() {
+		defer close(aliveGone)
+		for {
+			if _, _, err := alive.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+
+	// A peer that went silent: the upgrade completed, then nothing is ever
+	// read again, so no pong comes back.
+	raw, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	fmt.Fprintf(raw, "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", raw.RemoteAddr())
+	status := make([]byte, 12)
+	if _, err := io.ReadFull(raw, status); err != nil || string(status) != "HTTP/1.1 101" {
+		t.Fatalf("upgrade: %q %v", status, err)
+	}
+
+	waitFor := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second)
+		for h.Conns() != want && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := h.Conns(); n != want {
+			t.Fatalf("%d connections, want %d", n, want)
+		}
+	}
+	waitFor(2)
+	// The silent one is cut off after a ping goes unanswered; the browser
+	// stays through a few more rounds of pings.
+	waitFor(1)
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-aliveGone:
+		t.Error("the answering browser was cut off too")
+	default:
 	}
 }
