@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -543,4 +544,61 @@ func TestSignOut(t *testing.T) {
 	if n := a.db.MustCount(t, "SELECT count(*) FROM lists"); n != 1 {
 		t.Errorf("signing out lost data")
 	}
+}
+
+// newestDeviceGone deletes the device that signed in last (the phone's).
+const newestDeviceGone = "DELETE FROM devices WHERE id = (SELECT id FROM devices ORDER BY created_at DESC LIMIT 1)"
+
+// Sessions are cached for a few seconds (identity's sessionCache); a
+// sign-out must still take effect at once everywhere.
+func TestSignOutReachesEveryInstance(t *testing.T) {
+	one := mustApp(t)
+	two := one.secondInstance(t)
+	b := one.browser(t)
+	b.mustStartList("Mine")
+	code := b.mustGetCode()
+	phone := one.browser(t)
+	res, _ := phone.post("/claim", "code", code)
+	mustRedirect(t, res, "/account")
+	phoneOnTwo := &browser{t: t, app: two, client: phone.client} // the same cookie, the other instance
+	signedIn := func(p *browser) bool {
+		_, body := p.get("/account")
+		return !strings.Contains(body, "No account on this browser yet")
+	}
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within a second", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for range 3 { // loaded, and cached, on both instances
+		if !signedIn(phone) || !signedIn(phoneOnTwo) {
+			t.Fatal("the phone is not signed in")
+		}
+	}
+
+	t.Run("signed out through one instance, refused by the other", func(t *testing.T) {
+		res, _ := b.post("/devices/signout-others")
+		mustRedirect(t, res, "/account?done=others-out")
+		if signedIn(phone) {
+			t.Error("the instance that signed it out still lets it in")
+		}
+		eventually("the other instance refuses it", func() bool { return !signedIn(phoneOnTwo) })
+	})
+	t.Run("a device deleted in the database is refused by every instance", func(t *testing.T) {
+		res, _ := phone.post("/claim", "code", code)
+		mustRedirect(t, res, "/account")
+		for range 3 {
+			if !signedIn(phone) || !signedIn(phoneOnTwo) {
+				t.Fatal("the phone is not signed in again")
+			}
+		}
+		one.db.MustExec(t, newestDeviceGone) // as an operator, or the reaper, would
+		eventually("instance one refuses it", func() bool { return !signedIn(phone) })
+		eventually("instance two refuses it", func() bool { return !signedIn(phoneOnTwo) })
+	})
 }

@@ -92,7 +92,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.hub = live.New(live.Config{DatabaseURL: cfg.LiveDatabaseURL, Render: s.renderLive, RenderPresence: s.renderPresence,
-		Notify: s.notify, Log: cfg.Log, MaxConns: cfg.LiveMaxConns, MaxPerDevice: cfg.LivePerDevice})
+		Notify: s.notify, Log: cfg.Log, MaxConns: cfg.LiveMaxConns, MaxPerDevice: cfg.LivePerDevice,
+		// The feed's device announcements keep identity's session cache
+		// honest across instances; without them it is not used.
+		DeviceChanged: cfg.Identity.ForgetDevice, FeedUp: cfg.Identity.CacheSessions})
 	s.handler = s.routes()
 	return s, nil
 }

@@ -59,6 +59,7 @@ func (s *Service) NewRecoveryCode(ctx context.Context, userID uuid.UUID) (string
 		if err != nil {
 			return "", fmt.Errorf("recovery code: store: %w", err)
 		}
+		s.cached.forgetUser(userID) // now secured
 		return GroupCode(code), nil
 	}
 	return "", errors.New("recovery code: selector collisions")
@@ -239,6 +240,7 @@ func (s *Service) signInIfEmpty(w http.ResponseWriter, r *http.Request, sess *Se
 	if err != nil {
 		return nil, err
 	}
+	s.cached.forgetDevice(sess.DeviceID)
 	return nil, s.setCookie(w, r, deviceID)
 }
 
@@ -348,6 +350,7 @@ func (s *Service) ConfirmClaim(w http.ResponseWriter, r *http.Request, token str
 	if err != nil {
 		return 0, err
 	}
+	s.cached.forgetDevice(sess.DeviceID)
 	if t.Switch {
 		s.metrics.claims.WithLabelValues("switched").Inc()
 		return Switched, s.setCookie(w, r, deviceID)
@@ -360,5 +363,6 @@ func (s *Service) ConfirmClaim(w http.ResponseWriter, r *http.Request, token str
 		s.log.WarnContext(ctx, "merge failed; will retry", "merge", mergeID, "err", err)
 		return MergePending, nil
 	}
+	s.cached.forgetUser(t.From) // its other devices moved to the account
 	return Merged, nil
 }

@@ -61,6 +61,7 @@ func (s *Service) SignOutDevice(ctx context.Context, sess *Session, deviceID uui
 	if n == 0 {
 		return queries.Errorf(queries.ENOTFOUND, "Not found.")
 	}
+	s.cached.forgetDevice(deviceID)
 	return nil
 }
 
@@ -70,6 +71,7 @@ func (s *Service) SignOutOthers(ctx context.Context, sess *Session) (int64, erro
 	if err != nil {
 		return 0, fmt.Errorf("sign out others: %w", err)
 	}
+	s.cached.forgetUser(sess.UserID)
 	return n, nil
 }
 

@@ -67,6 +67,7 @@ type Service struct {
 	claims        *keyedLimiter
 	claimsGlobal  *keyedLimiter
 	newCodes      *keyedLimiter // per user: each new code costs an argon2id run
+	cached        sessionCache  // recently loaded sessions
 	metrics       *metrics
 	// mergeStepHook, when set (by tests), runs before each merge step and
 	// can fail the merge there.
@@ -95,6 +96,7 @@ func New(cfg Config) (*Service, error) {
 		claims:       newKeyedLimiter(perMinute(cfg.ClaimsPerMinute, 10)),
 		claimsGlobal: newKeyedLimiter(perSecond(cfg.ClaimsPerSecond, 50)),
 		newCodes:     newKeyedLimiter(perMinute(cfg.CodesPerMinute, 3)),
+		cached:       sessionCache{entries: map[uuid.UUID]cachedSession{}},
 		metrics:      m,
 	}
 	if cfg.SecureCookies {
@@ -243,6 +245,7 @@ func (s *Service) Rename(ctx context.Context, userID uuid.UUID, input string) er
 	if n == 0 {
 		return queries.Errorf(queries.ENOTFOUND, "Not found.")
 	}
+	s.cached.forgetUser(userID)
 	return nil
 }
 

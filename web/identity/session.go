@@ -168,9 +168,15 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// loadSession reads device + user in one indexed query and records activity
-// at most once a minute.
+// loadSession reads device + user in one indexed query, unless it was read
+// in the last sessionTTL (see sessionCache), and records activity at most
+// once a minute.
 func (s *Service) loadSession(ctx context.Context, deviceID uuid.UUID) (*Session, error) {
+	now := time.Now()
+	sess, gen := s.cached.get(deviceID, now)
+	if sess != nil {
+		return sess, nil
+	}
 	row, err := s.q.GetSessionForDevice(ctx, deviceID)
 	if err != nil {
 		return nil, queries.Translate(err)
@@ -180,13 +186,15 @@ func (s *Service) loadSession(ctx context.Context, deviceID uuid.UUID) (*Session
 			s.log.WarnContext(ctx, "touch device", "err", err)
 		}
 	}
-	return &Session{
+	sess = &Session{
 		DeviceID:      row.DeviceID,
 		UserID:        row.UserID,
 		DisplayName:   row.DisplayName,
 		UserCreatedAt: row.UserCreatedAt,
 		SecuredAt:     row.SecuredAt,
-	}, nil
+	}
+	s.cached.put(sess, now, gen)
+	return sess, nil
 }
 
 // compactSerializer writes a session's two values as "device-id|issued"

@@ -84,6 +84,12 @@ type Config struct {
 	MaxPerDevice int
 	MaxConns     int
 	QueueLen     int
+	// DeviceChanged, if set, hears of every device the database announces
+	// deleted or moved to another user; FeedUp, if set, hears when the
+	// feed connection comes up (true) or is lost (false), since
+	// announcements made meanwhile are missed.
+	DeviceChanged func(device uuid.UUID)
+	FeedUp        func(up bool)
 	// PingEvery is how often each connection is pinged (default 25 s); a
 	// peer that has not answered within writeTimeout (or PingEvery, if
 	// shorter) is cut off.
@@ -127,6 +133,12 @@ func New(cfg Config) *Hub {
 	if cfg.Notify == nil {
 		cfg.Notify = func(context.Context, string, string) error { return nil }
 	}
+	if cfg.DeviceChanged == nil {
+		cfg.DeviceChanged = func(uuid.UUID) {}
+	}
+	if cfg.FeedUp == nil {
+		cfg.FeedUp = func(bool) {}
+	}
 	return &Hub{cfg: cfg, log: cfg.Log, topics: map[uuid.UUID]*topic{}, byDevice: map[uuid.UUID]map[*client]struct{}{},
 		listening: make(chan struct{}), instance: uuid.NewString(), presence: newPresence()}
 }
@@ -145,6 +157,7 @@ func (h *Hub) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		started := time.Now()
 		err := h.listen(ctx)
+		h.cfg.FeedUp(false)
 		if ctx.Err() != nil {
 			return
 		}
@@ -176,6 +189,7 @@ func (h *Hub) listen(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+changesChannel+"; LISTEN "+devicesChannel+"; LISTEN "+presenceChannel); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	h.cfg.FeedUp(true)
 	h.resyncAll()
 	h.onceUp.Do(func() { close(h.listening) })
 	for {
@@ -188,6 +202,7 @@ func (h *Hub) listen(ctx context.Context) error {
 			h.onPresence(n.Payload)
 		case devicesChannel:
 			if id, err := uuid.Parse(n.Payload); err == nil {
+				h.cfg.DeviceChanged(id)
 				h.closeDevice(id)
 			}
 		case changesChannel:
