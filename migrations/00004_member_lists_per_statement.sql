@@ -4,9 +4,15 @@
 -- old body, still SECURITY DEFINER as moviedice_lookup) keeps its answer in
 -- transaction-local settings, keyed by the acting user and the statement's
 -- start time, and member_lists() becomes a plain SQL expression the planner
--- inlines, answering from those settings while the key matches. Each new
--- statement has a new statement_timestamp(), so each statement still sees
--- the memberships of its own snapshot, as before.
+-- inlines, answering from those settings while the key matches.
+--
+-- statement_timestamp() moves with each message from the client, not with
+-- each statement: the statements of one simple-protocol query string, or
+-- of one function, share it. So any change to list_members also empties
+-- the writing transaction's cache (forget_member_lists), and a statement
+-- after a membership change, in the same message or not, looks the
+-- memberships up again. What is left shared within one message is only
+-- what another transaction commits meanwhile.
 --
 -- The settings are exactly as trustworthy as app.user_id: SQL running as
 -- moviedice_app could set either. Row-level security here is the net under
@@ -42,6 +48,19 @@ AS $$
 $$;
 -- +goose StatementEnd
 
+-- +goose StatementBegin
+CREATE FUNCTION forget_member_lists() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM set_config('app.member_lists_key', '', true);
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER list_members_forget AFTER INSERT OR UPDATE OR DELETE ON list_members
+    FOR EACH STATEMENT EXECUTE FUNCTION forget_member_lists();
+
 GRANT CREATE ON SCHEMA public TO moviedice_lookup;
 ALTER FUNCTION load_member_lists() OWNER TO moviedice_lookup;
 REVOKE CREATE ON SCHEMA public FROM moviedice_lookup;
@@ -58,4 +77,6 @@ BEGIN
 END
 $$;
 -- +goose StatementEnd
+DROP TRIGGER list_members_forget ON list_members;
+DROP FUNCTION forget_member_lists();
 DROP FUNCTION load_member_lists();

@@ -61,8 +61,12 @@ func (c uuidElementCodec) PlanScan(m *pgtype.Map, oid uint32, format int16, targ
 type scanBinaryUUID struct{}
 
 func (scanBinaryUUID) Scan(src []byte, dst any) error {
+	if src == nil { // a NULL element: the zero uuid, as the text path gives
+		*dst.(*uuid.UUID) = uuid.UUID{}
+		return nil
+	}
 	if len(src) != len(uuid.UUID{}) {
-		return fmt.Errorf("uuid: want 16 bytes, got %d (NULL element?)", len(src))
+		return fmt.Errorf("uuid: want 16 bytes, got %d", len(src))
 	}
 	copy(dst.(*uuid.UUID)[:], src)
 	return nil

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"strconv"
@@ -104,6 +105,29 @@ func TestRowLevelSecurityNet(t *testing.T) {
 		}
 		if n := count(); n != 0 {
 			t.Errorf("after leaving, %d films still visible", n)
+		}
+	})
+	t.Run("after leaving a list, the next statement of the same query string sees none of its rows", func(t *testing.T) {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Release()
+		// One simple-protocol message: its statements share one
+		// statement_timestamp(), the key of member_lists()'s cache.
+		count := fmt.Sprintf("SELECT count(*) FROM movies WHERE list_id = '%s'", w.list)
+		results, err := conn.Conn().PgConn().Exec(ctx, fmt.Sprintf(`BEGIN;
+			SELECT set_config('app.user_id', '%[1]s', true);
+			%[2]s;
+			DELETE FROM list_members WHERE list_id = '%[3]s' AND user_id = '%[1]s';
+			%[2]s;
+			ROLLBACK`, w.mID, count, w.list)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, after := string(results[2].Rows[0][0]), string(results[4].Rows[0][0])
+		if before == "0" || after != "0" {
+			t.Errorf("films visible before leaving %s, after %s (want some, then 0)", before, after)
 		}
 	})
 	t.Run("acting as another user in the same transaction does not reuse the first user's lists", func(t *testing.T) {

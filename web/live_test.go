@@ -194,6 +194,33 @@ func TestLiveResyncAfterListenerDrop(t *testing.T) {
 	c.waitFor("Missed while away")
 }
 
+// A quiet feed is checked (the hub pings its connection when nothing came
+// for a while), not replaced: every reconnect empties the session cache.
+func TestQuietFeedKeepsItsConnection(t *testing.T) {
+	a := mustApp(t)
+	ctx := context.Background()
+	listener := func() (pid int64) {
+		t.Helper()
+		err := a.db.Super(t).QueryRow(ctx, "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()", live.ListenerName).Scan(&pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pid
+	}
+	before := listener()
+	time.Sleep(5 * time.Second) // two quiet spells, each ended by a ping
+	if after := listener(); after != before {
+		t.Errorf("the listener's backend changed from %d to %d while the feed was quiet", before, after)
+	}
+	o := a.browser(t) // and it still hears what happens
+	list := o.mustStartList("Still listening")
+	c := o.mustDialLive(list)
+	c.next()
+	res, _ := o.post(list+"/movies", "title", "Heard after the quiet")
+	mustRedirect(t, res, list)
+	c.waitFor("Heard after the quiet")
+}
+
 func TestLiveAcrossInstances(t *testing.T) {
 	one := mustAppWith(t, unlimited)
 	two := one.secondInstance(t)

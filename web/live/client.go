@@ -107,6 +107,12 @@ func (c *client) closeLocked(code StatusCode, reason string) {
 	c.startWriterLocked()
 }
 
+func (c *client) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
 func (c *client) startWriterLocked() {
 	if !c.writing {
 		c.writing = true
@@ -137,6 +143,9 @@ func (c *client) write() {
 		c.mu.Unlock()
 		cut := time.AfterFunc(writeTimeout, func() { c.conn.CloseNow() })
 		for _, msg := range msgs {
+			if c.isClosing() {
+				break // the close frame, with its code, goes next
+			}
 			// No deadline in the context: coder/websocket would arm a
 			// timer per write; cut covers the whole batch.
 			if err := c.conn.Write(context.Background(), websocket.MessageText, msg); err != nil {

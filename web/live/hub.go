@@ -25,6 +25,10 @@ const (
 	devicesChannel = "moviedice_devices"
 )
 
+// feedIdle is how long the feed connection may be quiet before the hub
+// checks that it is alive, and how long that check may take.
+const feedIdle = 2 * time.Second
+
 // ListenerName is the application_name of the hub's LISTEN connection, so
 // operators (and tests) can find it in pg_stat_activity.
 const ListenerName = "moviedice-live"
@@ -193,7 +197,21 @@ func (h *Hub) listen(ctx context.Context) error {
 	h.resyncAll()
 	h.onceUp.Do(func() { close(h.listening) })
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		wait, cancel := context.WithTimeout(ctx, feedIdle)
+		n, err := conn.WaitForNotification(wait)
+		cancel()
+		if err != nil && ctx.Err() == nil && wait.Err() != nil {
+			// Quiet for a while: make sure the connection is still there,
+			// since a dead one (a half-open TCP connection) would
+			// otherwise go unnoticed for minutes while announcements are
+			// missed. A timed-out wait leaves a pgx connection usable.
+			ping, cancel := context.WithTimeout(ctx, feedIdle)
+			err = conn.Ping(ping)
+			cancel()
+			if err == nil {
+				continue
+			}
+		}
 		if err != nil {
 			return err
 		}
