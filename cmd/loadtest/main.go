@@ -323,8 +323,8 @@ func pgbenchScript() (string, error) {
 	return script.String(), nil
 }
 
-// pgbench runs the page's queries with conns clients (as many as the
-// server's pool holds) for d, as the app's role, and returns transactions (page loads) per second.
+// pgbench runs the page's queries with conns clients for d, as the app's
+// role, and returns transactions (page loads) per second.
 func pgbench(ctx context.Context, cluster *pgdev.Cluster, dir string, conns int, d time.Duration, cookieOwner string) (float64, error) {
 	script, err := pgbenchScript()
 	if err != nil {
