@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/cookiejar"
 	"strconv"
@@ -450,9 +451,18 @@ func TestFilmsAndValidation(t *testing.T) {
 		}
 	})
 	t.Run("films show who added them and when", func(t *testing.T) {
+		var adder string
+		var added time.Time
+		if err := a.db.Super(t).QueryRow(context.Background(),
+			"SELECT u.display_name, m.created_at FROM movies m JOIN users u ON u.id = m.added_by WHERE m.list_id = $1 AND m.title = 'Alien'",
+			w.list).Scan(&adder, &added); err != nil {
+			t.Fatal(err)
+		}
 		_, body := w.o.get(list)
-		if !strings.Contains(body, "added by ") || !strings.Contains(body, time.Now().UTC().Format("2 Jan 2006")) {
-			t.Errorf("no adder or date")
+		row := between(body, ">Alien<", "</li>")
+		want := "added by " + html.EscapeString(adder) + ", " + added.UTC().Format("2 Jan 2006, 15:04 UTC")
+		if !strings.Contains(row, want) {
+			t.Errorf("the film's row does not say %q:\n%s", want, row)
 		}
 	})
 }
