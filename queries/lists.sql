@@ -98,3 +98,34 @@ CROSS JOIN LATERAL (
            ORDER BY r.created_at DESC, r.id
            LIMIT 5) x) rol
 WHERE l.id = @id;
+
+-- name: GetListFilmsForMember :one
+-- The given films of a list as they are now, for a live update that sends
+-- only what changed: the list's version and unwatched count (if the user is
+-- on it), and the films that still exist, as parallel arrays in page order,
+-- each with the film that follows it on the page (next_ids; NULL for the
+-- last), so a browser can put it in its place.
+SELECT l.version,
+       (SELECT count(*) FROM movies u WHERE u.list_id = l.id AND u.watched_at IS NULL) AS unwatched,
+       mov.ids::uuid[] AS movie_ids, mov.titles::text[] AS movie_titles, mov.years::int[] AS movie_years,
+       mov.watched::bool[] AS movie_watched, mov.added_by::uuid[] AS movie_added_by,
+       mov.added_by_names::text[] AS movie_added_by_names, mov.created::timestamptz[] AS movie_created,
+       mov.next_ids::uuid[] AS movie_next_ids
+FROM lists l
+JOIN list_members me ON me.list_id = l.id AND me.user_id = @user_id
+CROSS JOIN LATERAL (
+    SELECT coalesce(array_agg(x.id), '{}') AS ids, coalesce(array_agg(x.title), '{}') AS titles,
+           coalesce(array_agg(x.year), '{}') AS years, coalesce(array_agg(x.watched), '{}') AS watched,
+           coalesce(array_agg(x.added_by), '{}') AS added_by, coalesce(array_agg(x.name), '{}') AS added_by_names,
+           coalesce(array_agg(x.created_at), '{}') AS created, coalesce(array_agg(x.next_id), '{}') AS next_ids
+    FROM (SELECT f.id, f.title, coalesce(f.year, 0) AS year, f.watched_at IS NOT NULL AS watched,
+                 f.added_by, u.display_name AS name, f.created_at,
+                 (SELECT n.id FROM movies n
+                   WHERE n.list_id = f.list_id
+                     AND (n.watched_at IS NOT NULL, n.created_at, n.id) > (f.watched_at IS NOT NULL, f.created_at, f.id)
+                   ORDER BY n.watched_at IS NOT NULL, n.created_at, n.id
+                   LIMIT 1) AS next_id
+            FROM movies f JOIN users u ON u.id = f.added_by
+           WHERE f.list_id = l.id AND f.id = ANY(@films::uuid[])
+           ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id) x) mov
+WHERE l.id = @id;

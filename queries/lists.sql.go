@@ -82,6 +82,75 @@ func (q *Queries) GetInvite(ctx context.Context, token string) (GetInviteRow, er
 	return i, err
 }
 
+const getListFilmsForMember = `-- name: GetListFilmsForMember :one
+SELECT l.version,
+       (SELECT count(*) FROM movies u WHERE u.list_id = l.id AND u.watched_at IS NULL) AS unwatched,
+       mov.ids::uuid[] AS movie_ids, mov.titles::text[] AS movie_titles, mov.years::int[] AS movie_years,
+       mov.watched::bool[] AS movie_watched, mov.added_by::uuid[] AS movie_added_by,
+       mov.added_by_names::text[] AS movie_added_by_names, mov.created::timestamptz[] AS movie_created,
+       mov.next_ids::uuid[] AS movie_next_ids
+FROM lists l
+JOIN list_members me ON me.list_id = l.id AND me.user_id = $1
+CROSS JOIN LATERAL (
+    SELECT coalesce(array_agg(x.id), '{}') AS ids, coalesce(array_agg(x.title), '{}') AS titles,
+           coalesce(array_agg(x.year), '{}') AS years, coalesce(array_agg(x.watched), '{}') AS watched,
+           coalesce(array_agg(x.added_by), '{}') AS added_by, coalesce(array_agg(x.name), '{}') AS added_by_names,
+           coalesce(array_agg(x.created_at), '{}') AS created, coalesce(array_agg(x.next_id), '{}') AS next_ids
+    FROM (SELECT f.id, f.title, coalesce(f.year, 0) AS year, f.watched_at IS NOT NULL AS watched,
+                 f.added_by, u.display_name AS name, f.created_at,
+                 (SELECT n.id FROM movies n
+                   WHERE n.list_id = f.list_id
+                     AND (n.watched_at IS NOT NULL, n.created_at, n.id) > (f.watched_at IS NOT NULL, f.created_at, f.id)
+                   ORDER BY n.watched_at IS NOT NULL, n.created_at, n.id
+                   LIMIT 1) AS next_id
+            FROM movies f JOIN users u ON u.id = f.added_by
+           WHERE f.list_id = l.id AND f.id = ANY($2::uuid[])
+           ORDER BY f.watched_at IS NOT NULL, f.created_at, f.id) x) mov
+WHERE l.id = $3
+`
+
+type GetListFilmsForMemberParams struct {
+	UserID uuid.UUID
+	Films  []uuid.UUID
+	ID     uuid.UUID
+}
+
+type GetListFilmsForMemberRow struct {
+	Version           int64
+	Unwatched         int64
+	MovieIds          []uuid.UUID
+	MovieTitles       []string
+	MovieYears        []int32
+	MovieWatched      []bool
+	MovieAddedBy      []uuid.UUID
+	MovieAddedByNames []string
+	MovieCreated      []time.Time
+	MovieNextIds      []uuid.UUID
+}
+
+// The given films of a list as they are now, for a live update that sends
+// only what changed: the list's version and unwatched count (if the user is
+// on it), and the films that still exist, as parallel arrays in page order,
+// each with the film that follows it on the page (next_ids; NULL for the
+// last), so a browser can put it in its place.
+func (q *Queries) GetListFilmsForMember(ctx context.Context, arg GetListFilmsForMemberParams) (GetListFilmsForMemberRow, error) {
+	row := q.db.QueryRow(ctx, getListFilmsForMember, arg.UserID, arg.Films, arg.ID)
+	var i GetListFilmsForMemberRow
+	err := row.Scan(
+		&i.Version,
+		&i.Unwatched,
+		&i.MovieIds,
+		&i.MovieTitles,
+		&i.MovieYears,
+		&i.MovieWatched,
+		&i.MovieAddedBy,
+		&i.MovieAddedByNames,
+		&i.MovieCreated,
+		&i.MovieNextIds,
+	)
+	return i, err
+}
+
 const getListForMember = `-- name: GetListForMember :one
 SELECT l.id, l.owner_id, l.name, l.invite_token, l.version, l.created_at, o.display_name AS owner_name
 FROM lists l

@@ -91,6 +91,9 @@ func yearText(year int32) string {
 	return " (" + strconv.Itoa(int(year)) + ")"
 }
 
+// filmID is the HTML id of a film's element on a list page.
+func filmID(id string) string { return "film-" + id }
+
 // movieURL is the address of an action on a film.
 func movieURL(listID, movieID, action string) string {
 	return "/l/" + listID + "/movies/" + movieID + action

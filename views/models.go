@@ -71,6 +71,8 @@ type ListPage struct {
 	InviteURL string
 	Members   []Member
 	Movies    []Movie
+	// Unwatched counts the films still in the running for a roll.
+	Unwatched int64
 	// Rolls are the latest rolls, newest first.
 	Rolls []Roll
 	// JustRolled animates the newest roll: the viewer just rolled it.
@@ -80,20 +82,15 @@ type ListPage struct {
 	Rename     TextForm
 }
 
-// Unwatched counts the films still in the running for a roll.
-func (l ListPage) Unwatched() int {
-	n := 0
-	for _, m := range l.Movies {
-		if !m.Watched {
-			n++
-		}
-	}
-	return n
-}
-
 // LiveParts says which parts of a list a live fragment carries.
 type LiveParts struct {
 	Roll, Movies, EarlierRolls, Members bool
+	// Count is the roll section's count of unwatched films alone.
+	Count bool
+	// Films are single films for the page's script to put in their place
+	// (each with Next set), Gone the ids of films to take out.
+	Films []Movie
+	Gone  []string
 }
 
 // Viewer is someone looking at a list right now.
@@ -122,6 +119,9 @@ type Movie struct {
 	AddedAt   time.Time
 	// CanRemove: the viewer added it or owns the list.
 	CanRemove bool
+	// Next, in a live update of single films, is the id of the film that
+	// follows this one on the page ("" for the last).
+	Next string
 }
 
 // Roll is one throw of the die.

@@ -62,7 +62,7 @@ func (s *Server) loadList(ctx context.Context, q *queries.Queries, viewer, id uu
 	l, err := q.GetListPageForMember(ctx, queries.GetListPageForMemberParams{
 		ID: id, UserID: viewer,
 		WithMembers: parts&live.PartMembers != 0,
-		WithMovies:  parts&(live.PartMovies|live.PartRoll) != 0, // the roll counts unwatched films
+		WithMovies:  parts&(live.PartMovies|live.PartRoll|live.PartCount) != 0, // the roll section counts unwatched films
 		WithRolls:   parts&(live.PartRoll|live.PartEarlierRolls) != 0,
 	})
 	if err != nil {
@@ -88,6 +88,9 @@ func (s *Server) loadList(ctx context.Context, q *queries.Queries, viewer, id uu
 			ID: id.String(), Title: l.MovieTitles[i], Year: l.MovieYears[i], Watched: l.MovieWatched[i],
 			AddedBy: l.MovieAddedByNames[i], AddedByID: l.MovieAddedBy[i].String(), AddedAt: l.MovieCreated[i],
 			CanRemove: owner || l.MovieAddedBy[i] == viewer,
+		}
+		if !l.MovieWatched[i] {
+			page.Unwatched++
 		}
 	}
 	for i, id := range l.RollIds {

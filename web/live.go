@@ -49,11 +49,20 @@ func (s *Server) liveList(w http.ResponseWriter, r *http.Request) {
 
 // renderLive is the hub's Renderer: the list's live fragment, read acting
 // as one of its subscribers and rendered the same for every member.
-func (s *Server) renderLive(ctx context.Context, list, asUser uuid.UUID, parts live.Parts) ([]byte, int64, bool, error) {
-	var page *views.ListPage
+func (s *Server) renderLive(ctx context.Context, list, asUser uuid.UUID, u live.Update) ([]byte, int64, bool, error) {
+	page := &views.ListPage{ID: list.String()}
+	which := views.LiveParts{Roll: u.Parts&live.PartRoll != 0, Movies: u.Parts&live.PartMovies != 0,
+		EarlierRolls: u.Parts&live.PartEarlierRolls != 0, Members: u.Parts&live.PartMembers != 0, Count: u.Parts&live.PartCount != 0}
 	err := queries.ReadAsUser(ctx, s.pool, asUser, func(q *queries.Queries) error {
 		var err error
-		page, err = s.loadList(ctx, q, asUser, list, parts)
+		if u.Parts&^live.PartCount != 0 || len(u.Films) == 0 {
+			if page, err = s.loadList(ctx, q, asUser, list, u.Parts); err != nil {
+				return err
+			}
+		}
+		if len(u.Films) > 0 {
+			err = s.loadFilms(ctx, q, asUser, list, u.Films, page, &which)
+		}
 		return err
 	})
 	if queries.ErrorCode(err) == queries.ENOTFOUND {
@@ -68,12 +77,38 @@ func (s *Server) renderLive(ctx context.Context, list, asUser uuid.UUID, parts l
 	}
 	page.JustRolled = len(page.Rolls) > 0 && time.Since(page.Rolls[0].At) < liveRollWindow
 	var buf bytes.Buffer
-	which := views.LiveParts{Roll: parts&live.PartRoll != 0, Movies: parts&live.PartMovies != 0,
-		EarlierRolls: parts&live.PartEarlierRolls != 0, Members: parts&live.PartMembers != 0}
 	if err := views.LiveFragment(*page, which).Render(ctx, &buf); err != nil {
 		return nil, 0, false, err
 	}
 	return buf.Bytes(), page.Version, true, nil
+}
+
+// loadFilms reads the given films of a list as they are now, for a
+// live update of single films: those that still exist go to which.Films,
+// each naming the film after it, the others to which.Gone. The list's
+// version and unwatched count come along.
+func (s *Server) loadFilms(ctx context.Context, q *queries.Queries, viewer, list uuid.UUID, films []uuid.UUID, page *views.ListPage, which *views.LiveParts) error {
+	f, err := q.GetListFilmsForMember(ctx, queries.GetListFilmsForMemberParams{ID: list, UserID: viewer, Films: films})
+	if err != nil {
+		return queries.Translate(err)
+	}
+	page.Version, page.Unwatched = max(page.Version, f.Version), f.Unwatched
+	found := make(map[uuid.UUID]bool, len(f.MovieIds))
+	for i, id := range f.MovieIds {
+		found[id] = true
+		m := views.Movie{ID: id.String(), Title: f.MovieTitles[i], Year: f.MovieYears[i], Watched: f.MovieWatched[i],
+			AddedBy: f.MovieAddedByNames[i], AddedByID: f.MovieAddedBy[i].String(), AddedAt: f.MovieCreated[i]}
+		if next := f.MovieNextIds[i]; next != uuid.Nil {
+			m.Next = next.String()
+		}
+		which.Films = append(which.Films, m)
+	}
+	for _, id := range films {
+		if !found[id] {
+			which.Gone = append(which.Gone, id.String())
+		}
+	}
+	return nil
 }
 
 // renderPresence is the hub's presence renderer: the names of the users

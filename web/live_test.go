@@ -121,6 +121,48 @@ func TestLiveList(t *testing.T) {
 			t.Errorf("a fresh roll does not animate for those watching")
 		}
 	})
+	t.Run("a changed film comes alone, naming the film it goes before", func(t *testing.T) {
+		c := w.m.mustDialLive(list)
+		c.next()
+		filmID := func(title string) string {
+			t.Helper()
+			var id string
+			if err := a.db.Super(t).QueryRow(context.Background(), "SELECT id::text FROM movies WHERE list_id = $1 AND title = $2", w.list, title).Scan(&id); err != nil {
+				t.Fatalf("%s: %v", title, err)
+			}
+			return "film-" + id
+		}
+		filmOn := "film-" + w.film
+		// Each update: the film (or its removal), the unwatched count, and
+		// nothing of the other films.
+		update := func(want ...string) {
+			t.Helper()
+			got := c.waitFor(want[0])
+			for _, s := range append(want, `id="film-updates"`, `id="unwatched"`) {
+				if !strings.Contains(got, s) {
+					t.Errorf("update lacks %q:\n%s", s, got)
+				}
+			}
+			if n := strings.Count(got, "<li"); n > 1 || strings.Contains(got, `id="movies"`) {
+				t.Errorf("update carries %d films or the whole list:\n%s", n, got)
+			}
+		}
+		post := func(path string, form ...string) {
+			t.Helper()
+			res, _ := w.o.post(path, form...)
+			mustRedirect(t, res, list)
+		}
+		// Page order: unwatched films first, each group oldest first.
+		post(list + "/movies/" + w.film + "/watched")
+		update(`class="movie watched" id="` + filmOn + `">`) // last: names no film after it
+		post(list+"/movies", "title", "Heat", "year", "1995")
+		update(`id="`+filmID("Heat")+`" data-next="`+filmOn+`"`, "Heat")
+		post(list + "/movies/" + w.film + "/watched")
+		update(`class="movie" id="` + filmOn + `" data-next="` + filmID("Arrival") + `"`)
+		heat := filmID("Heat")
+		post(list + "/movies/" + strings.TrimPrefix(heat, "film-") + "/delete")
+		update(`<i data-gone="` + heat + `">`)
+	})
 	t.Run("per-viewer controls come hidden, for the page's script to reveal", func(t *testing.T) {
 		c := w.m.mustDialLive(list)
 		first := c.next()

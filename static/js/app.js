@@ -36,6 +36,41 @@
     });
   }
 
+  // A live update of single films arrives in #film-updates, in page
+  // order, each naming the film it goes before (data-next); taken last to
+  // first, that film is always in place already. Films gone come as
+  // data-gone markers.
+  function placeFilms() {
+    var updates = document.getElementById("film-updates");
+    var list = document.querySelector("#movies ul");
+    if (!updates || !list || !updates.firstElementChild) {
+      return;
+    }
+    var inList = function (id) {
+      return id ? list.querySelector("#" + CSS.escape(id)) : null;
+    };
+    var items = Array.from(updates.children);
+    for (var i = items.length - 1; i >= 0; i--) {
+      var item = items[i];
+      var gone = item.getAttribute("data-gone");
+      var old = inList(gone || item.id);
+      if (old) {
+        old.remove();
+      }
+      if (gone) {
+        item.remove();
+        continue;
+      }
+      var next = inList(item.getAttribute("data-next"));
+      item.removeAttribute("data-next");
+      list.insertBefore(item, next);
+    }
+    var none = document.getElementById("no-films");
+    if (none) {
+      none.hidden = list.children.length > 0;
+    }
+  }
+
   function status(text, state) {
     var el = document.getElementById("live-status");
     if (el) {
@@ -47,7 +82,10 @@
   // Close codes after which the server would refuse a reconnect.
   var ended = { 4001: "Signed out on this device.", 4003: "You are no longer on this list.", 4004: "This list was deleted." };
 
-  document.addEventListener("htmx:wsAfterMessage", reveal);
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    placeFilms();
+    reveal();
+  });
   document.addEventListener("htmx:wsConnecting", function () { status("connecting…", "connecting"); });
   document.addEventListener("htmx:wsOpen", function () { status("live", "live"); });
   document.addEventListener("htmx:wsClose", function (e) {

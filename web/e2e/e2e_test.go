@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -96,6 +97,14 @@ func TestLiveListInTwoBrowsers(t *testing.T) {
 		alice.waitLive(t)
 		alice.load(t, "mark Arrival watched", chromedp.Click(movieButton("Arrival", "Mark watched")))
 		bob.waitFor(t, "Arrival watched on Bob's page", liveWithin, movieIs("Arrival", "li.movie.watched"))
+		// Watched films go last: Bob's page, updated film by film, keeps
+		// the order Alice's, rendered whole, has.
+		order, _ := json.Marshal(strings.Join(alice.texts(t, "li.movie .movie-title"), "|"))
+		if want := `"Heat (1995)|Paddington 2 (2017)|Arrival (2016)"`; string(order) != want {
+			alice.fail(t, "films in order %s, want %s", order, want)
+		}
+		bob.waitFor(t, "Bob's films in Alice's order", liveWithin,
+			`Array.from(document.querySelectorAll("li.movie .movie-title"), e => e.textContent).join("|") === `+string(order))
 	})
 
 	step(t, "a film removed is gone from the other page", func(t *testing.T) {

@@ -233,12 +233,13 @@ document.addEventListener("htmx:afterRequest", e => { if (e.detail.boosted) wind
 document.addEventListener("htmx:afterSettle", e => { if (e.detail.boosted) window.e2eBoosted++; });`
 
 // waitLive waits until the tab's list page is connected, has swapped in
-// its first live message (which replaces the films and their buttons) and
-// has had none for a moment: a click on a button being replaced can miss.
+// its first live messages (the whole list, which replaces the films and
+// their buttons, then who is here) and has had none for a moment: a click
+// on a button being replaced can miss.
 func (p *tab) waitLive(t *testing.T) {
 	t.Helper()
 	p.waitFor(t, "the page going live", pageTimeout, `document.getElementById("live-status")?.textContent.trim() === "live" &&
-		window.e2eLiveMessages > 0 && performance.now() - window.e2eLastLive > 200`)
+		document.querySelector("#presence li") !== null && performance.now() - window.e2eLastLive > 200`)
 }
 
 // do runs steps in the tab within pageTimeout.

@@ -50,14 +50,18 @@ const (
 	PartMovies
 	PartEarlierRolls
 	PartMembers
+	// PartCount is the roll section's count of unwatched films alone (the
+	// roll section carries it too).
+	PartCount
 	AllParts = PartRoll | PartMovies | PartEarlierRolls | PartMembers
 )
 
-// partsOf is what an event of kind changes on the page.
+// partsOf is what an event of kind changes on the page. A changed film
+// itself is sent on its own (Update.Films), not as a part.
 func partsOf(kind string) Parts {
 	switch table, _, _ := strings.Cut(kind, "."); table {
 	case "movies":
-		return PartRoll | PartMovies // the roll section counts unwatched films
+		return PartCount
 	case "rolls":
 		return PartRoll | PartEarlierRolls
 	case "list_members":
@@ -66,11 +70,23 @@ func partsOf(kind string) Parts {
 	return AllParts
 }
 
+// maxFilmUpdates is how many changed films a render sends one by one;
+// with more (a merge, a burst) it sends the whole film list instead.
+const maxFilmUpdates = 16
+
+// Update is what a render carries: whole parts of the list page, and
+// single films (added, changed or removed) for the page's script to put
+// in place, which for a list of any length is a few hundred bytes instead
+// of the whole film list.
+type Update struct {
+	Parts Parts
+	Films []uuid.UUID
+}
+
 // Renderer loads a list's current state, acting as asUser (one of its
-// subscribers), and renders the given parts of its live fragment, the
-// same for every member. found is false when asUser cannot see the list
-// (any more).
-type Renderer func(ctx context.Context, list, asUser uuid.UUID, parts Parts) (html []byte, version int64, found bool, err error)
+// subscribers), and renders the update as a live fragment, the same for
+// every member. found is false when asUser cannot see the list (any more).
+type Renderer func(ctx context.Context, list, asUser uuid.UUID, u Update) (html []byte, version int64, found bool, err error)
 
 // Config is what a hub needs.
 type Config struct {
@@ -252,7 +268,14 @@ func (h *Hub) dispatch(e Event) {
 			t.closeUser(user, StatusRemoved, "you are no longer on this list")
 		}
 	}
-	t.mark(partsOf(e.Kind))
+	parts, film := partsOf(e.Kind), uuid.Nil
+	if strings.HasPrefix(e.Kind, "movies.") {
+		var err error
+		if film, err = uuid.Parse(e.Row); err != nil {
+			parts |= PartMovies // which film is unknown: send them all
+		}
+	}
+	t.mark(parts, film)
 }
 
 func (h *Hub) resyncAll() {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,7 +25,7 @@ func TestSlowReaderIsDroppedFastReaderIsNot(t *testing.T) {
 	list := uuid.New()
 	var version atomic.Int64
 	pad := bytes.Repeat([]byte("x"), 256<<10) // big fragments fill socket buffers fast
-	render := func(_ context.Context, l, _ uuid.UUID, _ Parts) ([]byte, int64, bool, error) {
+	render := func(_ context.Context, l, _ uuid.UUID, _ Update) ([]byte, int64, bool, error) {
 		v := version.Load()
 		return append([]byte(fmt.Sprintf("<div id=\"v\">version %d</div>", v)), pad...), v, true, nil
 	}
@@ -94,7 +95,7 @@ func TestBurstsCoalesce(t *testing.T) {
 	list := uuid.New()
 	var renders atomic.Int64
 	release := make(chan struct{})
-	render := func(context.Context, uuid.UUID, uuid.UUID, Parts) ([]byte, int64, bool, error) {
+	render := func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
 		if renders.Add(1) == 2 {
 			<-release // the first update's render is slow; events pile up meanwhile
 		}
@@ -157,8 +158,8 @@ func TestChangeAnnouncedAfterAJoinersRenderReachesEveryone(t *testing.T) {
 	list := uuid.New()
 	var version atomic.Int64
 	version.Store(1)
-	render := func(_ context.Context, _, _ uuid.UUID, parts Parts) ([]byte, int64, bool, error) {
-		return []byte(fmt.Sprintf("parts %d version %d", parts, version.Load())), version.Load(), true, nil
+	render := func(_ context.Context, _, _ uuid.UUID, u Update) ([]byte, int64, bool, error) {
+		return []byte(fmt.Sprintf("parts %d films %v version %d", u.Parts, u.Films, version.Load())), version.Load(), true, nil
 	}
 	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	newClient := func() *recorder {
@@ -180,18 +181,111 @@ func TestChangeAnnouncedAfterAJoinersRenderReachesEveryone(t *testing.T) {
 		}
 	}
 	old := newClient()
-	if got := next(old); got != fmt.Sprintf("parts %d version 1", AllParts) {
+	if got := next(old); got != fmt.Sprintf("parts %d films [] version 1", AllParts) {
 		t.Fatalf("first message %q", got)
 	}
 	version.Store(2) // a film is added and committed...
 	joiner := newClient()
-	if got := next(joiner); got != fmt.Sprintf("parts %d version 2", AllParts) {
+	if got := next(joiner); got != fmt.Sprintf("parts %d films [] version 2", AllParts) {
 		t.Fatalf("joiner got %q", got)
 	}
-	h.dispatch(Event{List: list, Kind: "movies.insert", Version: 2}) // ...and announced only now
-	if got := next(old); got != fmt.Sprintf("parts %d version 2", PartRoll|PartMovies) {
-		t.Errorf("the tab already there got %q, want the films at version 2", got)
+	film := uuid.New()
+	h.dispatch(Event{List: list, Kind: "movies.insert", Row: film.String(), Version: 2}) // ...and announced only now
+	if got := next(old); got != fmt.Sprintf("parts %d films [%s] version 2", PartCount, film) {
+		t.Errorf("the tab already there got %q, want the film at version 2", got)
 	}
+}
+
+// A render for one event may already see the next event's commit, and so
+// its version; the second event's parts must still go out when it comes.
+func TestChangeSeenByAnEarlierRenderStillGoesOut(t *testing.T) {
+	list := uuid.New()
+	render := func(_ context.Context, _, _ uuid.UUID, u Update) ([]byte, int64, bool, error) {
+		return []byte(fmt.Sprintf("parts %d films %v", u.Parts, u.Films)), 7, true, nil // both commits are in
+	}
+	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	conn := &recorder{sent: make(chan []byte, 16)}
+	if err := h.register(&client{Subscriber: Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, conn: conn, queueLen: 16}); err != nil {
+		t.Fatal(err)
+	}
+	next := func() string {
+		t.Helper()
+		select {
+		case m := <-conn.sent:
+			return string(m)
+		case <-time.After(2 * time.Second):
+			t.Fatal("nothing sent")
+			return ""
+		}
+	}
+	next() // the whole list
+	h.dispatch(Event{List: list, Kind: "list_members.insert", Row: uuid.NewString(), Version: 6})
+	if got, want := next(), fmt.Sprintf("parts %d films []", PartMembers); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	film := uuid.New()
+	h.dispatch(Event{List: list, Kind: "movies.insert", Row: film.String(), Version: 7})
+	if got, want := next(), fmt.Sprintf("parts %d films [%s]", PartCount, film); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// Changed films go out one by one, as long as they are few; many at once
+// (a merge) or a film the event does not name send the whole film list.
+func TestChangedFilmsAreSentAloneWhenFew(t *testing.T) {
+	list := uuid.New()
+	var version atomic.Int64
+	got := make(chan Update, 16)
+	release := make(chan struct{})
+	render := func(_ context.Context, _, _ uuid.UUID, u Update) ([]byte, int64, bool, error) {
+		v := version.Add(1)
+		if u.Parts != AllParts {
+			got <- u
+			<-release
+		}
+		return []byte("x"), v, true, nil
+	}
+	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	c := &client{Subscriber: Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, conn: &recorder{sent: make(chan []byte, 64)}, queueLen: 64}
+	if err := h.register(c); err != nil {
+		t.Fatal(err)
+	}
+	next := func() Update {
+		t.Helper()
+		select {
+		case u := <-got:
+			return u
+		case <-time.After(2 * time.Second):
+			t.Fatal("nothing rendered")
+			return Update{}
+		}
+	}
+	busy := uuid.New() // its render holds the topic while the others arrive
+	h.dispatch(Event{List: list, Kind: "movies.update", Row: busy.String()})
+	if u := next(); u.Parts != PartCount || len(u.Films) != 1 || u.Films[0] != busy {
+		t.Fatalf("one film changed: rendered %+v", u)
+	}
+	a, b := uuid.New(), uuid.New()
+	for _, f := range []uuid.UUID{a, b, a} {
+		h.dispatch(Event{List: list, Kind: "movies.insert", Row: f.String()})
+	}
+	release <- struct{}{}
+	if u := next(); u.Parts != PartCount || len(u.Films) != 2 || !slices.Contains(u.Films, a) || !slices.Contains(u.Films, b) {
+		t.Fatalf("two films changed (one twice): rendered %+v", u)
+	}
+	for range maxFilmUpdates + 1 {
+		h.dispatch(Event{List: list, Kind: "movies.delete", Row: uuid.NewString()})
+	}
+	release <- struct{}{}
+	if u := next(); u.Parts != PartCount|PartMovies || len(u.Films) != 0 {
+		t.Fatalf("%d films changed: rendered %+v, want the whole film list", maxFilmUpdates+1, u)
+	}
+	h.dispatch(Event{List: list, Kind: "movies.update", Row: "not a film id"})
+	release <- struct{}{}
+	if u := next(); u.Parts != PartCount|PartMovies || len(u.Films) != 0 {
+		t.Fatalf("an event without a film id: rendered %+v, want the whole film list", u)
+	}
+	close(release)
 }
 
 // recorder is a connection that keeps what is written to it.
@@ -209,7 +303,7 @@ func (r *recorder) CloseNow() error                { return nil }
 // silent (a dead machine, a dropped network) without saying goodbye.
 func TestSilentPeerIsCutOff(t *testing.T) {
 	list := uuid.New()
-	render := func(context.Context, uuid.UUID, uuid.UUID, Parts) ([]byte, int64, bool, error) {
+	render := func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
 		return []byte("<p id=x>ok</p>"), 1, true, nil
 	}
 	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), PingEvery: 100 * time.Millisecond})
@@ -239,29 +333,8 @@ func TestSilentPeerIsCutOff(t *testing.T) {
 		}
 	}()
 
-	// A peer that went silent: the upgrade completed, then nothing is ever
-	// read again, so no pong comes back.
-	raw, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	fmt.Fprintf(raw, "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", raw.RemoteAddr())
-	status := make([]byte, 12)
-	if _, err := io.ReadFull(raw, status); err != nil || string(status) != "HTTP/1.1 101" {
-		t.Fatalf("upgrade: %q %v", status, err)
-	}
-
-	waitFor := func(want int) {
-		t.Helper()
-		deadline := time.Now().Add(3 * time.Second)
-		for h.Conns() != want && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := h.Conns(); n != want {
-			t.Fatalf("%d connections, want %d", n, want)
-		}
-	}
+	dialSilent(t, srv)
+	waitFor := func(want int) { t.Helper(); waitForConns(t, h, want) }
 	waitFor(2)
 	// The silent one is cut off after a ping goes unanswered; the browser
 	// stays through a few more rounds of pings.
@@ -272,4 +345,56 @@ func TestSilentPeerIsCutOff(t *testing.T) {
 		t.Error("the answering browser was cut off too")
 	default:
 	}
+}
+
+// dialSilent opens a live connection to srv that goes silent once the
+// upgrade is done: it never reads again, so no pong comes back and, once
+// its socket is full, no write goes through.
+func dialSilent(t *testing.T, srv *httptest.Server) {
+	t.Helper()
+	raw, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	fmt.Fprintf(raw, "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", raw.RemoteAddr())
+	status := make([]byte, 12)
+	if _, err := io.ReadFull(raw, status); err != nil || string(status) != "HTTP/1.1 101" {
+		t.Fatalf("upgrade: %q %v", status, err)
+	}
+}
+
+// waitForConns waits up to 3 s for h to hold want connections.
+func waitForConns(t *testing.T, h *Hub, want int) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for h.Conns() != want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := h.Conns(); n != want {
+		t.Fatalf("%d connections, want %d", n, want)
+	}
+}
+
+// A write stuck on a peer that stopped reading, on a list where nothing
+// more happens (so no message overflows its queue), is cut off by the
+// next ping, which cannot get its turn to write.
+func TestStuckWriteIsCutOffByThePinger(t *testing.T) {
+	list := uuid.New()
+	big := bytes.Repeat([]byte("x"), 32<<20) // far more than loopback socket buffers hold
+	render := func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
+		return big, 1, true, nil
+	}
+	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), PingEvery: 100 * time.Millisecond})
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go h.pingLoop(ctx)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.Serve(w, r, Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, nil)
+	}))
+	defer srv.Close()
+	defer h.Shutdown()
+	dialSilent(t, srv)
+	waitForConns(t, h, 1) // pings start 100 ms in, and wait 100 ms for their turn
+	waitForConns(t, h, 0)
 }

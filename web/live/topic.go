@@ -18,13 +18,13 @@ type topic struct {
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
-	users   map[uuid.UUID]int    // connections per viewer
-	fresh   map[*client]struct{} // joined since the last render: get the full state
-	full    bool                 // everyone gets the next render (after a reconnect)
-	listDue Parts                // the parts of the list that changed
-	whoDue  bool                 // who is here changed: render that
-	whoSent time.Time            // when who is here was last sent
-	sent    int64                // the version last broadcast
+	users   map[uuid.UUID]int      // connections per viewer
+	fresh   map[*client]struct{}   // joined since the last render: get the full state
+	full    bool                   // everyone gets the next render (after a reconnect)
+	listDue Parts                  // the parts of the list that changed
+	films   map[uuid.UUID]struct{} // the films that changed
+	whoDue  bool                   // who is here changed: render that
+	whoSent time.Time              // when who is here was last sent
 
 	wake chan struct{}
 	done chan struct{}
@@ -32,7 +32,7 @@ type topic struct {
 
 func newTopic(h *Hub, list uuid.UUID) *topic {
 	return &topic{hub: h, list: list, clients: map[*client]struct{}{}, users: map[uuid.UUID]int{}, fresh: map[*client]struct{}{},
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+		films: map[uuid.UUID]struct{}{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 func (t *topic) poke() {
@@ -42,10 +42,14 @@ func (t *topic) poke() {
 	}
 }
 
-// mark notes that parts of the list changed; the next render sends them.
-func (t *topic) mark(parts Parts) {
+// mark notes that parts of the list, and a film unless it is uuid.Nil,
+// changed; the next render sends them.
+func (t *topic) mark(parts Parts, film uuid.UUID) {
 	t.mu.Lock()
 	t.listDue |= parts
+	if film != uuid.Nil {
+		t.films[film] = struct{}{}
+	}
 	t.mu.Unlock()
 	t.poke()
 }
@@ -134,14 +138,23 @@ func (t *topic) render() {
 		whoDue = false
 		time.AfterFunc(wait, t.poke)
 	}
-	needList := listDue != 0 || len(t.fresh) > 0 || t.full
+	due := Update{Parts: listDue}
+	if len(t.films) > maxFilmUpdates || listDue&PartMovies != 0 {
+		due.Parts |= PartMovies
+	} else {
+		for f := range t.films {
+			due.Films = append(due.Films, f)
+		}
+	}
+	needList := listDue != 0 || len(t.films) > 0 || len(t.fresh) > 0 || t.full
 	t.listDue = 0
+	clear(t.films)
 	if whoDue {
 		t.whoDue, t.whoSent = false, time.Now()
 	}
 	t.mu.Unlock()
 	if needList {
-		t.renderList(listDue)
+		t.renderList(due)
 	}
 	if whoDue {
 		t.renderPresence()
@@ -170,9 +183,9 @@ func (t *topic) renderPresence() {
 	}
 }
 
-// renderList sends the changed parts to every subscriber, and the whole
-// list to those who joined since (or everyone, after a reconnect).
-func (t *topic) renderList(changed Parts) {
+// renderList sends what changed to every subscriber, and the whole list
+// to those who joined since (or everyone, after a reconnect).
+func (t *topic) renderList(changed Update) {
 	t.mu.Lock()
 	fresh, full := t.fresh, t.full
 	t.fresh, t.full = map[*client]struct{}{}, false
@@ -184,9 +197,9 @@ func (t *topic) renderList(changed Parts) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	render := func(parts Parts) (html []byte, version int64, found bool, err error) {
+	render := func(what Update) (html []byte, version int64, found bool, err error) {
 		for _, u := range users {
-			if html, version, found, err = t.hub.cfg.Render(ctx, t.list, u, parts); err != nil || found {
+			if html, version, found, err = t.hub.cfg.Render(ctx, t.list, u, what); err != nil || found {
 				break
 			}
 		}
@@ -197,10 +210,10 @@ func (t *topic) renderList(changed Parts) {
 	found := true
 	var err error
 	if full || len(fresh) > 0 {
-		whole, wholeVersion, found, err = render(AllParts)
+		whole, wholeVersion, found, err = render(Update{Parts: AllParts})
 		version = wholeVersion
 	}
-	if err == nil && found && changed != 0 && !full {
+	if err == nil && found && (changed.Parts != 0 || len(changed.Films) > 0) && !full {
 		part, version, found, err = render(changed)
 	}
 	if err != nil {
@@ -210,7 +223,10 @@ func (t *topic) renderList(changed Parts) {
 			t.fresh[c] = struct{}{}
 		}
 		t.full = t.full || full
-		t.listDue |= changed
+		t.listDue |= changed.Parts
+		for _, f := range changed.Films {
+			t.films[f] = struct{}{}
+		}
 		t.mu.Unlock()
 		time.AfterFunc(time.Second, t.poke)
 		return
@@ -223,15 +239,12 @@ func (t *topic) renderList(changed Parts) {
 	}
 
 	t.mu.Lock()
-	// t.sent is what everyone (not just new joiners) was last sent: only
-	// a broadcast of the changed parts, or a full resync, moves it, so a
-	// change whose event comes after a joiner's full render still reaches
-	// everyone else. Every render shows the current state, so sending a
-	// joiner a part it already has is harmless.
-	partNewer := part != nil && version > t.sent
-	if partNewer || full {
-		t.sent = version
-	}
+	// The changed parts go to everyone but those who just got the whole
+	// list at the same version, even when an earlier render already showed
+	// this version: it showed only its own parts of it (a render for one
+	// event can see the next event's commit before its announcement
+	// arrives). Every render shows the current state, and the page applies
+	// each the same however often it comes, so a repeat is harmless.
 	type send struct {
 		c   *client
 		msg []byte
@@ -245,7 +258,7 @@ func (t *topic) renderList(changed Parts) {
 			if part != nil && version > wholeVersion { // a change landed between the two renders
 				sends = append(sends, send{c, part})
 			}
-		case partNewer:
+		case part != nil:
 			sends = append(sends, send{c, part})
 		}
 	}
