@@ -30,12 +30,12 @@ const (
 )
 
 const (
-	writeTimeout = 10 * time.Second
-	closeGrace   = time.Second
+	pongWait   = 10 * time.Second
+	closeGrace = time.Second
 	// The buffers a live connection keeps for its whole life. Browsers
 	// send nothing but pongs and close frames (at most 131 bytes each); a
-	// message bigger than the write buffer goes out in two writes, as one
-	// bigger than net/http's 4 KiB would.
+	// message bigger than the write buffer is joined into one write by
+	// frameJoiner.
 	readBufferSize  = 256
 	writeBufferSize = 512
 )
@@ -122,8 +122,11 @@ func (c *client) startWriterLocked() {
 
 // write sends the queued messages in order and returns when the queue is
 // empty; once the client is closing it sends the close frame instead.
-// A write that takes longer than writeTimeout (a peer that stopped
-// reading with the socket full) cuts the connection.
+// A write stuck on a peer that stopped reading (its socket full) is cut
+// off by the next message that overflows the queue or, on a quiet list,
+// by the hub's next ping, which cannot get its turn to write: no timer
+// per write, which ten thousand connections would each arm for every
+// message.
 func (c *client) write() {
 	for {
 		c.mu.Lock()
@@ -141,20 +144,15 @@ func (c *client) write() {
 			return
 		}
 		c.mu.Unlock()
-		cut := time.AfterFunc(writeTimeout, func() { c.conn.CloseNow() })
 		for _, msg := range msgs {
 			if c.isClosing() {
 				break // the close frame, with its code, goes next
 			}
-			// No deadline in the context: coder/websocket would arm a
-			// timer per write; cut covers the whole batch.
 			if err := c.conn.Write(context.Background(), websocket.MessageText, msg); err != nil {
-				cut.Stop()
 				c.conn.CloseNow()
 				return // writing stays set
 			}
 		}
-		cut.Stop()
 	}
 }
 
@@ -231,7 +229,7 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn), max(readBufferSize, n))
 		br.Peek(n)
 	}
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, writeBufferSize)), nil
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(&frameJoiner{w: conn}, writeBufferSize)), nil
 }
 
 // pingLoop pings every connection every PingEvery, a batch at a time so
@@ -239,7 +237,7 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // start at once.
 func (h *Hub) pingLoop(ctx context.Context) {
 	const batch = 200
-	wait := min(writeTimeout, h.cfg.PingEvery)
+	wait := min(pongWait, h.cfg.PingEvery)
 	tick := time.NewTicker(h.cfg.PingEvery)
 	defer tick.Stop()
 	for {
