@@ -28,3 +28,24 @@ func TestTextIsEscapedLikeTempl(t *testing.T) {
 		}
 	}
 }
+
+func TestFilmRowPiecesWriteWhatTheyShow(t *testing.T) {
+	at := time.Date(2026, 11, 4, 7, 6, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		c    templ.Component
+		want string
+	}{
+		{byLine{"Quiet Otter", at}, "added by Quiet Otter, 4 Nov 2026, 07:06 UTC"},
+		{byLine{`<b>"Bold" & co</b>`, at}, "added by " + templ.EscapeString(`<b>"Bold" & co</b>`) + ", 4 Nov 2026, 07:06 UTC"},
+		{filmYear(1979), " (1979)"},
+		{filmYear(0), ""},
+	} {
+		var got strings.Builder
+		if err := tt.c.Render(context.Background(), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != tt.want {
+			t.Errorf("wrote %q, want %q", got.String(), tt.want)
+		}
+	}
+}

@@ -1,9 +1,13 @@
 package web
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -68,4 +72,44 @@ func BenchmarkAccountPage(b *testing.B) {
 		}
 		return c.Do(req)
 	}, http.StatusOK)
+}
+
+// BenchmarkListPageHandler is the Go side of a member's GET /l/{id} with 50
+// films and 5 members, as cmd/loadtest's page: the handler called
+// directly, PostgreSQL's round trip included but no HTTP on the wire, so
+// what one page costs the server (with -benchmem, its allocations).
+func BenchmarkListPageHandler(b *testing.B) {
+	a := mustApp(b)
+	owner := a.browser(b)
+	list := owner.mustStartList("Friday films")
+	var token string
+	if err := a.db.Super(b).QueryRow(context.Background(), "SELECT invite_token FROM lists").Scan(&token); err != nil {
+		b.Fatal(err)
+	}
+	members := []*browser{owner}
+	for range 4 {
+		m := a.browser(b)
+		m.post("/join/" + token)
+		members = append(members, m)
+	}
+	for i := range 50 {
+		members[i%5].post(list+"/movies", "title", fmt.Sprintf("Film number %d", i+1), "year", strconv.Itoa(1950+i))
+	}
+	if n := a.db.MustCount(b, "SELECT count(*) FROM movies"); n != 50 {
+		b.Fatalf("%d films", n)
+	}
+	u, _ := url.Parse(a.URL)
+	cookies := owner.client.Jar.Cookies(u)
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("GET", list, nil)
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		a.Config.Handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
 }

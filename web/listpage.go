@@ -80,13 +80,24 @@ func (s *Server) loadList(ctx context.Context, q *queries.Queries, viewer, id uu
 	if owner {
 		page.InviteURL = s.baseURL.JoinPath("join", l.InviteToken).String()
 	}
+	// A list's films are added by a few people: their ids are written out
+	// once each, not once per film.
+	userIDs := make(map[uuid.UUID]string, len(l.MemberIds))
+	userID := func(id uuid.UUID) string {
+		s, ok := userIDs[id]
+		if !ok {
+			s = id.String()
+			userIDs[id] = s
+		}
+		return s
+	}
 	for i, id := range l.MemberIds {
-		page.Members[i] = views.Member{ID: id.String(), Name: l.MemberNames[i], Owner: id == l.OwnerID, You: id == viewer}
+		page.Members[i] = views.Member{ID: userID(id), Name: l.MemberNames[i], Owner: id == l.OwnerID, You: id == viewer}
 	}
 	for i, id := range l.MovieIds {
 		page.Movies[i] = views.Movie{
 			ID: id.String(), Title: l.MovieTitles[i], Year: l.MovieYears[i], Watched: l.MovieWatched[i],
-			AddedBy: l.MovieAddedByNames[i], AddedByID: l.MovieAddedBy[i].String(), AddedAt: l.MovieCreated[i],
+			AddedBy: l.MovieAddedByNames[i], AddedByID: userID(l.MovieAddedBy[i]), AddedAt: l.MovieCreated[i],
 			CanRemove: owner || l.MovieAddedBy[i] == viewer,
 		}
 		if !l.MovieWatched[i] {
