@@ -68,6 +68,7 @@ type Service struct {
 	claimsGlobal  *keyedLimiter
 	newCodes      *keyedLimiter // per user: each new code costs an argon2id run
 	cached        sessionCache  // recently loaded sessions
+	cookies       cookieCache   // recently decoded cookies
 	metrics       *metrics
 	// mergeStepHook, when set (by tests), runs before each merge step and
 	// can fail the merge there.
@@ -97,6 +98,7 @@ func New(cfg Config) (*Service, error) {
 		claimsGlobal: newKeyedLimiter(perSecond(cfg.ClaimsPerSecond, 50)),
 		newCodes:     newKeyedLimiter(perMinute(cfg.CodesPerMinute, 3)),
 		cached:       sessionCache{entries: map[uuid.UUID]cachedSession{}},
+		cookies:      cookieCache{entries: map[string]cachedCookie{}},
 		metrics:      m,
 	}
 	if cfg.SecureCookies {

@@ -491,6 +491,26 @@ func TestCookies(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a cookie is decoded once for a while; a tampered copy of it is still refused", func(t *testing.T) {
+		c := issue(f.svc, good)
+		if got, _ := load(f.svc, c); got == nil || got.UserID != sess.UserID {
+			t.Fatalf("session %+v", got)
+		}
+		if _, ok := f.svc.cookies.get(c.Value, time.Now()); !ok {
+			t.Error("a cookie that decoded is not remembered")
+		}
+		tampered := *c
+		tampered.Value = c.Value[:20] + "A" + c.Value[21:]
+		if got, set := load(f.svc, &tampered); got != nil || !cleared(set) {
+			t.Errorf("tampered copy: session %+v, cookies set %v", got, set)
+		}
+		if _, ok := f.svc.cookies.get(tampered.Value, time.Now()); ok {
+			t.Error("a cookie that did not decode is remembered")
+		}
+		if got, _ := load(f.svc, c); got == nil || got.UserID != sess.UserID {
+			t.Errorf("the remembered cookie: session %+v", got)
+		}
+	})
 	t.Run("an expired cookie is no session", func(t *testing.T) {
 		short := mustService(t, f.db, [][]byte{testKey})
 		short.store.MaxAge(1)

@@ -97,21 +97,35 @@ func (s *Service) readCookie(r *http.Request) cookieState {
 	if err != nil {
 		return cookieState{}
 	}
+	now := time.Now()
+	if st, ok := s.cookies.get(c.Value, now); ok {
+		return st
+	}
+	st := s.decodeCookie(c.Value, now)
+	if st.valid {
+		s.cookies.put(c.Value, st, now)
+	}
+	return st
+}
+
+// decodeCookie opens a session cookie's value.
+func (s *Service) decodeCookie(value string, now time.Time) cookieState {
 	st := cookieState{present: true}
 	// The store's codecs, newest key first, decoded once: a cookie only an
 	// older key opens is valid but due for re-issue under the newest.
 	var values map[any]any
-	newestKey := securecookie.DecodeMulti(s.cookie, c.Value, &values, s.store.Codecs[0]) == nil
-	if !newestKey && securecookie.DecodeMulti(s.cookie, c.Value, &values, s.store.Codecs[1:]...) != nil {
+	newestKey := securecookie.DecodeMulti(s.cookie, value, &values, s.store.Codecs[0]) == nil
+	if !newestKey && securecookie.DecodeMulti(s.cookie, value, &values, s.store.Codecs[1:]...) != nil {
 		return st
 	}
 	id, _ := values[keyDevice].(string)
 	issued, _ := values[keyIssued].(int64)
+	var err error
 	if st.deviceID, err = uuid.Parse(id); err != nil {
 		return st
 	}
 	st.valid = true
-	st.stale = !newestKey || time.Since(time.Unix(issued, 0)) > refreshEvery
+	st.stale = !newestKey || now.Sub(time.Unix(issued, 0)) > refreshEvery
 	return st
 }
 

@@ -100,3 +100,38 @@ func (s *Service) CacheSessions(on bool) { s.cached.enable(on) }
 // ForgetDevice drops device's cached session: the database announced it
 // deleted (signed out) or moved to another user (merged).
 func (s *Service) ForgetDevice(device uuid.UUID) { s.cached.forgetDevice(device) }
+
+// cookieCache remembers what cookie values decoded to in the last
+// sessionTTL: a browser sends the same cookie with every request, and
+// decrypting and authenticating it again costs more than a cached
+// session's lookup. Only cookies that decoded under our keys are kept, so
+// made-up ones cannot fill it; decoding depends on nothing that changes,
+// so unlike sessions it needs no forgetting.
+type cookieCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedCookie
+}
+
+type cachedCookie struct {
+	st    cookieState
+	until time.Time
+}
+
+func (c *cookieCache) get(value string, now time.Time) (cookieState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[value]
+	if !ok || now.After(e.until) {
+		return cookieState{}, false
+	}
+	return e.st, true
+}
+
+func (c *cookieCache) put(value string, st cookieState, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= maxCachedSessions {
+		clear(c.entries)
+	}
+	c.entries[value] = cachedCookie{st: st, until: now.Add(sessionTTL)}
+}

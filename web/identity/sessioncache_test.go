@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -83,4 +84,26 @@ func TestSessionCache(t *testing.T) {
 			t.Error("a stale read was cached after the forget")
 		}
 	})
+}
+
+func TestCookieCache(t *testing.T) {
+	now := time.Now()
+	c := &cookieCache{entries: map[string]cachedCookie{}}
+	st := cookieState{deviceID: uuid.New(), present: true, valid: true}
+	c.put("value", st, now)
+	if got, ok := c.get("value", now.Add(sessionTTL-time.Millisecond)); !ok || got != st {
+		t.Errorf("got %+v, %v", got, ok)
+	}
+	if _, ok := c.get("value", now.Add(sessionTTL+time.Millisecond)); ok {
+		t.Error("an expired entry was used")
+	}
+	if _, ok := c.get("other", now); ok {
+		t.Error("a value never put was found")
+	}
+	for i := range maxCachedSessions + 1 {
+		c.put(strconv.Itoa(i), st, now)
+	}
+	if n := len(c.entries); n > maxCachedSessions {
+		t.Errorf("%d entries, bound %d", n, maxCachedSessions)
+	}
 }
