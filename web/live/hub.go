@@ -111,7 +111,7 @@ type Config struct {
 	DeviceChanged func(device uuid.UUID)
 	FeedUp        func(up bool)
 	// PingEvery is how often each connection is pinged (default 25 s); a
-	// peer that has not answered within writeTimeout (or PingEvery, if
+	// peer that has not answered within pongWait (or PingEvery, if
 	// shorter) is cut off.
 	PingEvery time.Duration
 }

@@ -398,3 +398,69 @@ func TestStuckWriteIsCutOffByThePinger(t *testing.T) {
 	waitForConns(t, h, 1) // pings start 100 ms in, and wait 100 ms for their turn
 	waitForConns(t, h, 0)
 }
+
+// Who is here goes to a tab that opens, and to everyone only when a user
+// opens their first tab or the viewers change: a list with many viewers
+// does not resend it to all of them for every tab that opens.
+func TestWhoIsHereIsNotResentToEveryoneForEveryTab(t *testing.T) {
+	list := uuid.New()
+	var who atomic.Int64
+	h := New(Config{
+		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) { return []byte("list"), 1, true, nil },
+		RenderPresence: func(context.Context, uuid.UUID, []uuid.UUID) ([]byte, error) {
+			return []byte(fmt.Sprintf("who %d", who.Add(1))), nil
+		},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	join := func(user uuid.UUID) *recorder {
+		conn := &recorder{sent: make(chan []byte, 16)}
+		if err := h.register(&client{Subscriber: Subscriber{List: list, Device: uuid.New(), User: user}, conn: conn, queueLen: 16}); err != nil {
+			t.Fatal(err)
+		}
+		return conn
+	}
+	next := func(c *recorder) string {
+		t.Helper()
+		select {
+		case m := <-c.sent:
+			return string(m)
+		case <-time.After(2 * time.Second):
+			t.Fatal("nothing sent")
+			return ""
+		}
+	}
+	quiet := func(c *recorder) {
+		t.Helper()
+		select {
+		case m := <-c.sent:
+			t.Errorf("sent %q", m)
+		case <-time.After(presencePace + 200*time.Millisecond):
+		}
+	}
+	user := uuid.New()
+	first := join(user)
+	if got := next(first) + ", " + next(first); got != "list, who 1" {
+		t.Fatalf("first tab got %q", got)
+	}
+	second := join(user) // the same viewers: nothing new for the first tab
+	if got := next(second) + ", " + next(second); got != "list, who 2" {
+		t.Fatalf("second tab got %q", got)
+	}
+	quiet(first)
+	other := join(uuid.New()) // a new user: everyone hears
+	if got := next(other) + ", " + next(other); got != "list, who 3" {
+		t.Fatalf("another user's tab got %q", got)
+	}
+	for _, c := range []*recorder{first, second} {
+		if got := next(c); got != "who 3" {
+			t.Errorf("after another user's first tab: got %q", got)
+		}
+	}
+	payload, _ := json.Marshal(presenceMsg{Instance: "elsewhere", List: list, Users: []uuid.UUID{uuid.New()}})
+	h.onPresence(string(payload)) // a viewer on another instance
+	for _, c := range []*recorder{first, second, other} {
+		if got := next(c); got != "who 4" {
+			t.Errorf("after a viewer elsewhere: got %q", got)
+		}
+	}
+}

@@ -23,7 +23,8 @@ type topic struct {
 	full    bool                   // everyone gets the next render (after a reconnect)
 	listDue Parts                  // the parts of the list that changed
 	films   map[uuid.UUID]struct{} // the films that changed
-	whoDue  bool                   // who is here changed: render that
+	whoDue  bool                   // who is here changed: send it to everyone
+	whoNew  map[*client]struct{}   // joined since who is here was last sent: send it to them
 	whoSent time.Time              // when who is here was last sent
 
 	wake chan struct{}
@@ -32,7 +33,7 @@ type topic struct {
 
 func newTopic(h *Hub, list uuid.UUID) *topic {
 	return &topic{hub: h, list: list, clients: map[*client]struct{}{}, users: map[uuid.UUID]int{}, fresh: map[*client]struct{}{},
-		films: map[uuid.UUID]struct{}{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		films: map[uuid.UUID]struct{}{}, whoNew: map[*client]struct{}{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 func (t *topic) poke() {
@@ -71,14 +72,18 @@ func (t *topic) presenceDue() {
 }
 
 // add subscribes c; it gets the full state, and who is here, at the next
-// render.
+// render. Who is here goes to everyone too when c is its user's first tab
+// here (the user may be new to it, or have a new name); another tab of a
+// user already here changes nothing for the others, and a list with many
+// viewers would otherwise resend it to all of them for every tab.
 func (t *topic) add(c *client) {
 	t.mu.Lock()
 	t.clients[c] = struct{}{}
 	t.fresh[c] = struct{}{}
-	t.whoDue = true
+	t.whoNew[c] = struct{}{}
 	t.users[c.User]++
 	firstTab := t.users[c.User] == 1
+	t.whoDue = t.whoDue || firstTab
 	t.mu.Unlock()
 	if firstTab {
 		t.hub.presence.changed(t.list)
@@ -95,6 +100,7 @@ func (t *topic) remove(c *client) bool {
 	}
 	delete(t.clients, c)
 	delete(t.fresh, c)
+	delete(t.whoNew, c)
 	if t.users[c.User]--; t.users[c.User] == 0 {
 		delete(t.users, c.User)
 		t.hub.presence.changed(t.list)
@@ -152,17 +158,19 @@ func (t *topic) render() {
 	if whoDue {
 		t.whoDue, t.whoSent = false, time.Now()
 	}
+	whoNew := len(t.whoNew) > 0
 	t.mu.Unlock()
 	if needList {
 		t.renderList(due)
 	}
-	if whoDue {
-		t.renderPresence()
+	if whoDue || whoNew {
+		t.renderPresence(whoDue)
 	}
 }
 
-// renderPresence sends everyone the list's viewers across all instances.
-func (t *topic) renderPresence() {
+// renderPresence sends the list's viewers across all instances to
+// everyone, or (all false) to those who joined since it was last sent.
+func (t *topic) renderPresence(all bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	html, err := t.hub.cfg.RenderPresence(ctx, t.list, t.hub.presence.viewers(t.list, time.Now()))
@@ -173,10 +181,15 @@ func (t *topic) renderPresence() {
 		return
 	}
 	t.mu.Lock()
-	targets := make([]*client, 0, len(t.clients))
-	for c := range t.clients {
+	to := t.whoNew
+	if all {
+		to = t.clients
+	}
+	targets := make([]*client, 0, len(to))
+	for c := range to {
 		targets = append(targets, c)
 	}
+	clear(t.whoNew)
 	t.mu.Unlock()
 	for _, c := range targets {
 		c.enqueue(html)
