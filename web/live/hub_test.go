@@ -162,36 +162,18 @@ func TestChangeAnnouncedAfterAJoinersRenderReachesEveryone(t *testing.T) {
 		return []byte(fmt.Sprintf("parts %d films %v version %d", u.Parts, u.Films, version.Load())), version.Load(), true, nil
 	}
 	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	newClient := func() *recorder {
-		conn := &recorder{sent: make(chan []byte, 16)}
-		c := &client{Subscriber: Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, conn: conn, queueLen: 16}
-		if err := h.register(c); err != nil {
-			t.Fatal(err)
-		}
-		return conn
-	}
-	next := func(c *recorder) string {
-		t.Helper()
-		select {
-		case m := <-c.sent:
-			return string(m)
-		case <-time.After(2 * time.Second):
-			t.Fatal("nothing sent")
-			return ""
-		}
-	}
-	old := newClient()
-	if got := next(old); got != fmt.Sprintf("parts %d films [] version 1", AllParts) {
+	old := subscribe(t, h, list, uuid.New())
+	if got := old.next(t); got != fmt.Sprintf("parts %d films [] version 1", AllParts) {
 		t.Fatalf("first message %q", got)
 	}
 	version.Store(2) // a film is added and committed...
-	joiner := newClient()
-	if got := next(joiner); got != fmt.Sprintf("parts %d films [] version 2", AllParts) {
+	joiner := subscribe(t, h, list, uuid.New())
+	if got := joiner.next(t); got != fmt.Sprintf("parts %d films [] version 2", AllParts) {
 		t.Fatalf("joiner got %q", got)
 	}
 	film := uuid.New()
 	h.dispatch(Event{List: list, Kind: "movies.insert", Row: film.String(), Version: 2}) // ...and announced only now
-	if got := next(old); got != fmt.Sprintf("parts %d films [%s] version 2", PartCount, film) {
+	if got := old.next(t); got != fmt.Sprintf("parts %d films [%s] version 2", PartCount, film) {
 		t.Errorf("the tab already there got %q, want the film at version 2", got)
 	}
 }
@@ -204,28 +186,15 @@ func TestChangeSeenByAnEarlierRenderStillGoesOut(t *testing.T) {
 		return []byte(fmt.Sprintf("parts %d films %v", u.Parts, u.Films)), 7, true, nil // both commits are in
 	}
 	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	conn := &recorder{sent: make(chan []byte, 16)}
-	if err := h.register(&client{Subscriber: Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, conn: conn, queueLen: 16}); err != nil {
-		t.Fatal(err)
-	}
-	next := func() string {
-		t.Helper()
-		select {
-		case m := <-conn.sent:
-			return string(m)
-		case <-time.After(2 * time.Second):
-			t.Fatal("nothing sent")
-			return ""
-		}
-	}
-	next() // the whole list
+	conn := subscribe(t, h, list, uuid.New())
+	conn.next(t) // the whole list
 	h.dispatch(Event{List: list, Kind: "list_members.insert", Row: uuid.NewString(), Version: 6})
-	if got, want := next(), fmt.Sprintf("parts %d films []", PartMembers); got != want {
+	if got, want := conn.next(t), fmt.Sprintf("parts %d films []", PartMembers); got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 	film := uuid.New()
 	h.dispatch(Event{List: list, Kind: "movies.insert", Row: film.String(), Version: 7})
-	if got, want := next(), fmt.Sprintf("parts %d films [%s]", PartCount, film); got != want {
+	if got, want := conn.next(t), fmt.Sprintf("parts %d films [%s]", PartCount, film); got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
@@ -246,10 +215,7 @@ func TestChangedFilmsAreSentAloneWhenFew(t *testing.T) {
 		return []byte("x"), v, true, nil
 	}
 	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	c := &client{Subscriber: Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, conn: &recorder{sent: make(chan []byte, 64)}, queueLen: 64}
-	if err := h.register(c); err != nil {
-		t.Fatal(err)
-	}
+	subscribe(t, h, list, uuid.New())
 	next := func() Update {
 		t.Helper()
 		select {
@@ -290,6 +256,28 @@ func TestChangedFilmsAreSentAloneWhenFew(t *testing.T) {
 
 // recorder is a connection that keeps what is written to it.
 type recorder struct{ sent chan []byte }
+
+// subscribe registers a recorded connection of user to list on h.
+func subscribe(t *testing.T, h *Hub, list, user uuid.UUID) *recorder {
+	t.Helper()
+	conn := &recorder{sent: make(chan []byte, 64)}
+	if err := h.register(&client{Subscriber: Subscriber{List: list, Device: uuid.New(), User: user}, conn: conn, queueLen: 64}); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// next returns the next message written to r, failing after 2 s.
+func (r *recorder) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case m := <-r.sent:
+		return string(m)
+	case <-time.After(2 * time.Second):
+		t.Fatal("nothing sent")
+		return ""
+	}
+}
 
 func (r *recorder) Write(_ context.Context, _ websocket.MessageType, p []byte) error {
 	r.sent <- p
@@ -406,29 +394,15 @@ func TestWhoIsHereIsNotResentToEveryoneForEveryTab(t *testing.T) {
 	list := uuid.New()
 	var who atomic.Int64
 	h := New(Config{
-		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) { return []byte("list"), 1, true, nil },
+		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
+			return []byte("list"), 1, true, nil
+		},
 		RenderPresence: func(context.Context, uuid.UUID, []uuid.UUID) ([]byte, error) {
 			return []byte(fmt.Sprintf("who %d", who.Add(1))), nil
 		},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	join := func(user uuid.UUID) *recorder {
-		conn := &recorder{sent: make(chan []byte, 16)}
-		if err := h.register(&client{Subscriber: Subscriber{List: list, Device: uuid.New(), User: user}, conn: conn, queueLen: 16}); err != nil {
-			t.Fatal(err)
-		}
-		return conn
-	}
-	next := func(c *recorder) string {
-		t.Helper()
-		select {
-		case m := <-c.sent:
-			return string(m)
-		case <-time.After(2 * time.Second):
-			t.Fatal("nothing sent")
-			return ""
-		}
-	}
+	join := func(user uuid.UUID) *recorder { return subscribe(t, h, list, user) }
 	quiet := func(c *recorder) {
 		t.Helper()
 		select {
@@ -439,27 +413,27 @@ func TestWhoIsHereIsNotResentToEveryoneForEveryTab(t *testing.T) {
 	}
 	user := uuid.New()
 	first := join(user)
-	if got := next(first) + ", " + next(first); got != "list, who 1" {
+	if got := first.next(t) + ", " + first.next(t); got != "list, who 1" {
 		t.Fatalf("first tab got %q", got)
 	}
 	second := join(user) // the same viewers: nothing new for the first tab
-	if got := next(second) + ", " + next(second); got != "list, who 2" {
+	if got := second.next(t) + ", " + second.next(t); got != "list, who 2" {
 		t.Fatalf("second tab got %q", got)
 	}
 	quiet(first)
 	other := join(uuid.New()) // a new user: everyone hears
-	if got := next(other) + ", " + next(other); got != "list, who 3" {
+	if got := other.next(t) + ", " + other.next(t); got != "list, who 3" {
 		t.Fatalf("another user's tab got %q", got)
 	}
 	for _, c := range []*recorder{first, second} {
-		if got := next(c); got != "who 3" {
+		if got := c.next(t); got != "who 3" {
 			t.Errorf("after another user's first tab: got %q", got)
 		}
 	}
 	payload, _ := json.Marshal(presenceMsg{Instance: "elsewhere", List: list, Users: []uuid.UUID{uuid.New()}})
 	h.onPresence(string(payload)) // a viewer on another instance
 	for _, c := range []*recorder{first, second, other} {
-		if got := next(c); got != "who 4" {
+		if got := c.next(t); got != "who 4" {
 			t.Errorf("after a viewer elsewhere: got %q", got)
 		}
 	}
