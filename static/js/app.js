@@ -65,9 +65,10 @@
       item.removeAttribute("data-next");
       list.insertBefore(item, next);
     }
+    list.hidden = list.children.length === 0;
     var none = document.getElementById("no-films");
     if (none) {
-      none.hidden = list.children.length > 0;
+      none.hidden = !list.hidden;
     }
   }
 

@@ -74,7 +74,8 @@ func TestLiveListInTwoBrowsers(t *testing.T) {
 			if !slices.ContainsFunc(alice.texts(t, "li.movie .movie-title"), func(s string) bool { return s == film.title+" ("+film.year+")" }) {
 				alice.fail(t, "own page lacks %s (%s)", film.title, film.year)
 			}
-			bob.waitFor(t, film.title+" on Bob's page", liveWithin, movieIs(film.title, "li.movie"))
+			bob.waitFor(t, film.title+" on Bob's page", liveWithin, movieIs(film.title, "li.movie")+
+				` && document.getElementById("no-films").offsetParent === null`)
 		})
 	}
 
@@ -248,7 +249,7 @@ func setName(t *testing.T, p *tab, app *app, name string) {
 // movieIs is a JavaScript condition: the film titled title is on the
 // page, in an element sel matches.
 func movieIs(title, sel string) string {
-	return fmt.Sprintf(`Array.from(document.querySelectorAll("#movies %s .movie-title"), e => e.firstChild.textContent.trim()).includes(%q)`, sel, title)
+	return fmt.Sprintf(`Array.from(document.querySelectorAll("#movies %s .movie-title")).filter(e => e.offsetParent !== null).map(e => e.firstChild.textContent.trim()).includes(%q)`, sel, title)
 }
 
 // movieButton selects the button labelled label of the film titled title.
