@@ -54,9 +54,13 @@ func (s *Server) renderLive(ctx context.Context, list, asUser uuid.UUID, u live.
 	which := views.LiveParts{Roll: u.Parts&live.PartRoll != 0, Movies: u.Parts&live.PartMovies != 0,
 		EarlierRolls: u.Parts&live.PartEarlierRolls != 0, Members: u.Parts&live.PartMembers != 0, Count: u.Parts&live.PartCount != 0}
 	err := queries.ReadAsUser(ctx, s.pool, asUser, func(q *queries.Queries) error {
+		parts := u.Parts
+		if len(u.Films) > 0 {
+			parts &^= live.PartCount // loadFilms counts them
+		}
 		var err error
-		if u.Parts&^live.PartCount != 0 || len(u.Films) == 0 {
-			if page, err = s.loadList(ctx, q, asUser, list, u.Parts); err != nil {
+		if parts != 0 {
+			if page, err = s.loadList(ctx, q, asUser, list, parts); err != nil {
 				return err
 			}
 		}
