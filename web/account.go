@@ -78,6 +78,9 @@ func (s *Server) renameAccount(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.hub.Renamed(r.Context(), sess.UserID); err != nil {
+		s.log.WarnContext(r.Context(), "live: announce rename", "err", err, "request_id", requestID(r.Context()))
+	}
 	seeOther(w, r, "/account?done=renamed")
 }
 

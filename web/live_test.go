@@ -323,6 +323,17 @@ func TestLivePresence(t *testing.T) {
 			return strings.Count(here, names[w.o]) == 1 && strings.Contains(here, names[w.m])
 		}, "the owner once, and the member")
 	})
+	t.Run("a viewer's new name shows on every instance", func(t *testing.T) {
+		res, _ := w.m.post("/account/name", "display_name", "Renamed Heron")
+		mustRedirect(t, res, "/account?done=renamed")
+		for _, c := range []*wsClient{ownerTab, memberTab} {
+			c.t = t
+			c.presence(func(here string) bool {
+				return strings.Contains(here, "Renamed Heron") && !strings.Contains(here, names[w.m])
+			}, "the member's new name")
+		}
+		names[w.m] = "Renamed Heron"
+	})
 	t.Run("a viewer who leaves drops off", func(t *testing.T) {
 		memberTab.conn.Close(websocket.StatusNormalClosure, "")
 		ownerTab.t = t

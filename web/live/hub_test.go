@@ -430,11 +430,22 @@ func TestWhoIsHereIsNotResentToEveryoneForEveryTab(t *testing.T) {
 			t.Errorf("after another user's first tab: got %q", got)
 		}
 	}
-	payload, _ := json.Marshal(presenceMsg{Instance: "elsewhere", List: list, Users: []uuid.UUID{uuid.New()}})
+	elsewhere := uuid.New()
+	payload, _ := json.Marshal(presenceMsg{Instance: "elsewhere", List: list, Users: []uuid.UUID{elsewhere}})
 	h.onPresence(string(payload)) // a viewer on another instance
 	for _, c := range []*recorder{first, second, other} {
 		if got := c.next(t); got != "who 4" {
 			t.Errorf("after a viewer elsewhere: got %q", got)
+		}
+	}
+	payload, _ = json.Marshal(presenceMsg{Instance: "elsewhere", Renamed: uuid.New()})
+	h.onPresence(string(payload)) // someone not looking at this list renamed
+	quiet(first)
+	payload, _ = json.Marshal(presenceMsg{Instance: "elsewhere", Renamed: elsewhere})
+	h.onPresence(string(payload)) // a viewer renamed
+	for _, c := range []*recorder{first, second, other} {
+		if got := c.next(t); got != "who 5" {
+			t.Errorf("after a viewer's new name: got %q", got)
 		}
 	}
 }

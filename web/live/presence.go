@@ -31,6 +31,9 @@ type presenceMsg struct {
 	Instance string      `json:"i"`
 	List     uuid.UUID   `json:"l"`
 	Users    []uuid.UUID `json:"u"`
+	// Renamed, in a message of its own, is a user whose display name
+	// changed: the lists they look at show it anew.
+	Renamed uuid.UUID `json:"r,omitzero"`
 }
 
 type presenceEntry struct {
@@ -76,6 +79,19 @@ func (p *presence) record(m presenceMsg, now time.Time) bool {
 		p.seen[m.List][m.Instance] = presenceEntry{users: m.Users, expires: now.Add(presenceTTL)}
 	}
 	return !slices.Equal(before, p.viewersLocked(m.List, now))
+}
+
+// watching is the lists user is looking at now, on any instance.
+func (p *presence) watching(user uuid.UUID, now time.Time) []uuid.UUID {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var lists []uuid.UUID
+	for list := range p.seen {
+		if slices.Contains(p.viewersLocked(list, now), user) {
+			lists = append(lists, list)
+		}
+	}
+	return lists
 }
 
 // viewers is everyone looking at list now, each user once, sorted.
@@ -171,9 +187,22 @@ func (h *Hub) onPresence(payload string) {
 		h.log.Warn("live: bad presence payload", "err", err)
 		return
 	}
+	if m.Renamed != uuid.Nil {
+		for _, list := range h.presence.watching(m.Renamed, time.Now()) {
+			h.presenceChanged(list)
+		}
+		return
+	}
 	if h.presence.record(m, time.Now()) {
 		h.presenceChanged(m.List)
 	}
+}
+
+// Renamed tells every instance that user's display name changed, so that
+// the lists they are looking at show it anew.
+func (h *Hub) Renamed(ctx context.Context, user uuid.UUID) error {
+	b, _ := json.Marshal(presenceMsg{Instance: h.instance, Renamed: user})
+	return h.cfg.Notify(ctx, presenceChannel, string(b))
 }
 
 // presenceChanged has the list's topic render and send "who is here".
