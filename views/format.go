@@ -152,14 +152,6 @@ func guestData(c ClaimPreview) string {
 	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
-// yearText is " (1979)", or nothing for an unknown year.
-func yearText(year int32) string {
-	if year == 0 {
-		return ""
-	}
-	return " (" + strconv.Itoa(int(year)) + ")"
-}
-
 // filmID is the HTML id of a film's element on a list page.
 func filmID(id string) string { return "film-" + id }
 
