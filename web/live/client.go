@@ -33,9 +33,9 @@ const (
 	pongWait   = 10 * time.Second
 	closeGrace = time.Second
 	// The buffers a live connection keeps for its whole life. Browsers
-	// send nothing but pongs and close frames (at most 131 bytes each); a
-	// message bigger than the write buffer is joined into one write by
-	// frameJoiner.
+	// send nothing but pongs and close frames (at most 131 bytes each),
+	// and coder/websocket writes nothing else either (see sock): messages
+	// do not go through its buffer.
 	readBufferSize  = 256
 	writeBufferSize = 512
 )
@@ -46,12 +46,19 @@ type Subscriber struct {
 	List, Device, User uuid.UUID
 }
 
-// wsConn is the part of *websocket.Conn a client uses.
+// wsConn is the part of *websocket.Conn a client uses: its control frames.
 type wsConn interface {
-	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
 	Ping(ctx context.Context) error
 	Close(code StatusCode, reason string) error
 	CloseNow() error
+}
+
+// frameWriter puts a client's messages, as frames, on its connection (a
+// *sock).
+type frameWriter interface {
+	tryWrite(frame []byte) (taken, unfinished bool)
+	write(frame []byte) error
+	flush() error
 }
 
 // client is one websocket connection subscribed to one list.
@@ -63,30 +70,42 @@ type wsConn interface {
 type client struct {
 	Subscriber
 	conn     wsConn
+	out      frameWriter
 	queueLen int
 
 	mu      sync.Mutex
-	queue   [][]byte // unsent messages, in order
+	queue   [][]byte // unsent frames, in order; empty unless writing
 	writing bool     // a writer goroutine owns the connection's writes
 	closing bool
 	code    StatusCode
 	reason  string
 }
 
-// enqueue queues msg for sending. A client whose queue is full is too slow
-// to keep up: it is closed (it reconnects and starts from the full state)
-// rather than ever blocking the hub.
-func (c *client) enqueue(msg []byte) {
+// enqueue sends frame (see textFrame): at once if the socket has room and
+// nothing is queued before it, which is the usual case and costs one
+// write; otherwise it is queued for a writer goroutine. A client whose
+// queue is full is too slow to keep up: it is closed (it reconnects and
+// starts from the full state) rather than ever blocking the hub.
+func (c *client) enqueue(frame []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
 		return
 	}
+	if !c.writing {
+		taken, unfinished := c.out.tryWrite(frame)
+		if unfinished {
+			c.startWriterLocked() // to send the rest
+		}
+		if taken {
+			return
+		}
+	}
 	if len(c.queue) >= c.queueLen {
 		c.closeLocked(StatusTooSlow, "too slow to keep up; reconnect")
 		return
 	}
-	c.queue = append(c.queue, msg)
+	c.queue = append(c.queue, frame)
 	c.startWriterLocked()
 }
 
@@ -120,14 +139,19 @@ func (c *client) startWriterLocked() {
 	}
 }
 
-// write sends the queued messages in order and returns when the queue is
-// empty; once the client is closing it sends the close frame instead.
+// write sends what is left of a frame begun by enqueue, then the queued
+// frames in order, and returns when the queue is empty; once the client
+// is closing it sends the close frame instead.
 // A write stuck on a peer that stopped reading (its socket full) is cut
 // off by the next message that overflows the queue or, on a quiet list,
 // by the hub's next ping, which cannot get its turn to write: no timer
 // per write, which ten thousand connections would each arm for every
 // message.
 func (c *client) write() {
+	if err := c.out.flush(); err != nil {
+		c.conn.CloseNow()
+		return // writing stays set
+	}
 	for {
 		c.mu.Lock()
 		if c.closing {
@@ -136,19 +160,19 @@ func (c *client) write() {
 			c.conn.Close(code, reason) // writing stays set: nothing writes after this
 			return
 		}
-		msgs := c.queue
+		frames := c.queue
 		c.queue = nil
-		if len(msgs) == 0 {
+		if len(frames) == 0 {
 			c.writing = false
 			c.mu.Unlock()
 			return
 		}
 		c.mu.Unlock()
-		for _, msg := range msgs {
+		for _, f := range frames {
 			if c.isClosing() {
 				break // the close frame, with its code, goes next
 			}
-			if err := c.conn.Write(context.Background(), websocket.MessageText, msg); err != nil {
+			if err := c.out.write(f); err != nil {
 				c.conn.CloseNow()
 				return // writing stays set
 			}
@@ -180,14 +204,15 @@ func (h *Hub) Admit(device uuid.UUID) bool {
 // are the hosts pages may connect from. It returns once the connection is
 // set up; the streaming goes on in the background.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, s Subscriber, originHosts []string) error {
-	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: originHosts})
+	hj := &smallBuffers{ResponseWriter: w}
+	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{OriginPatterns: originHosts})
 	if err != nil {
 		return err // Accept has answered
 	}
 	// The connection outlives the request and keeps nothing of it: not
 	// its context, nor the handler's goroutine, whose stack grew deep in
 	// the middleware and the membership query.
-	c := &client{Subscriber: s, conn: conn, queueLen: h.cfg.QueueLen}
+	c := &client{Subscriber: s, conn: conn, out: hj.sock, queueLen: h.cfg.QueueLen}
 	if err := h.register(c); err != nil {
 		conn.Close(StatusTryLater, "too many live connections")
 		return err
@@ -213,10 +238,14 @@ func (h *Hub) read(conn *websocket.Conn, c *client) {
 
 // smallBuffers hands coder/websocket the hijacked connection with
 // buffers sized for a live connection (see readBufferSize), instead of
-// net/http's 4 KiB each, which it would keep for the connection's life.
-type smallBuffers struct{ http.ResponseWriter }
+// net/http's 4 KiB each, which it would keep for the connection's life,
+// and its writes going through the connection's sock.
+type smallBuffers struct {
+	http.ResponseWriter
+	sock *sock
+}
 
-func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
@@ -229,7 +258,8 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn), max(readBufferSize, n))
 		br.Peek(n)
 	}
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(&frameJoiner{w: conn}, writeBufferSize)), nil
+	w.sock = newSock(conn)
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(w.sock, writeBufferSize)), nil
 }
 
 // pingLoop pings every connection every PingEvery, a batch at a time so

@@ -261,7 +261,7 @@ type recorder struct{ sent chan []byte }
 func subscribe(t *testing.T, h *Hub, list, user uuid.UUID) *recorder {
 	t.Helper()
 	conn := &recorder{sent: make(chan []byte, 64)}
-	if err := h.register(&client{Subscriber: Subscriber{List: list, Device: uuid.New(), User: user}, conn: conn, queueLen: 64}); err != nil {
+	if err := h.register(&client{Subscriber: Subscriber{List: list, Device: uuid.New(), User: user}, conn: conn, out: conn, queueLen: 64}); err != nil {
 		t.Fatal(err)
 	}
 	return conn
@@ -279,10 +279,14 @@ func (r *recorder) next(t *testing.T) string {
 	}
 }
 
-func (r *recorder) Write(_ context.Context, _ websocket.MessageType, p []byte) error {
-	r.sent <- p
+// write keeps the frame's payload.
+func (r *recorder) write(f []byte) error {
+	header := map[byte]int{126: 4, 127: 10}[f[1]&0x7f]
+	r.sent <- f[max(2, header):]
 	return nil
 }
+func (r *recorder) tryWrite([]byte) (bool, bool)   { return false, false }
+func (r *recorder) flush() error                   { return nil }
 func (r *recorder) Ping(context.Context) error     { return nil }
 func (r *recorder) Close(StatusCode, string) error { return nil }
 func (r *recorder) CloseNow() error                { return nil }

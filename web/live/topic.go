@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 
@@ -180,20 +181,46 @@ func (t *topic) renderPresence(all bool) {
 		}
 		return
 	}
+	frame := textFrame(html)
 	t.mu.Lock()
 	to := t.whoNew
 	if all {
 		to = t.clients
 	}
-	targets := make([]*client, 0, len(to))
+	sends := make([]send, 0, len(to))
 	for c := range to {
-		targets = append(targets, c)
+		sends = append(sends, send{c, frame})
 	}
 	clear(t.whoNew)
 	t.mu.Unlock()
-	for _, c := range targets {
-		c.enqueue(html)
+	deliver(sends)
+}
+
+// send is a frame for a client.
+type send struct {
+	c     *client
+	frame []byte
+}
+
+// deliver hands each frame to its client, on as many goroutines as there
+// are cores when there are many: most of a send's cost is the kernel's,
+// one write on a socket with room (see client.enqueue), and ten thousand
+// of those take one core 100 ms or more. It returns when all are handed
+// over, so the next render's frames follow them.
+func deliver(sends []send) {
+	workers := runtime.GOMAXPROCS(0)
+	if len(sends) < 256 {
+		workers = 1
 	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(sends); i += workers {
+				sends[i].c.enqueue(sends[i].frame)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // renderList sends what changed to every subscriber, and the whole list
@@ -251,6 +278,12 @@ func (t *topic) renderList(changed Update) {
 		return
 	}
 
+	if whole != nil {
+		whole = textFrame(whole)
+	}
+	if part != nil {
+		part = textFrame(part)
+	}
 	t.mu.Lock()
 	// The changed parts go to everyone but those who just got the whole
 	// list at the same version, even when an earlier render already showed
@@ -258,10 +291,6 @@ func (t *topic) renderList(changed Update) {
 	// event can see the next event's commit before its announcement
 	// arrives). Every render shows the current state, and the page applies
 	// each the same however often it comes, so a repeat is harmless.
-	type send struct {
-		c   *client
-		msg []byte
-	}
 	var sends []send
 	for c := range t.clients {
 		_, isFresh := fresh[c]
@@ -276,9 +305,7 @@ func (t *topic) renderList(changed Update) {
 		}
 	}
 	t.mu.Unlock()
-	for _, s := range sends {
-		s.c.enqueue(s.msg)
-	}
+	deliver(sends)
 }
 
 func (t *topic) closeAll(code StatusCode, reason string) {
