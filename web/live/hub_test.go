@@ -30,18 +30,10 @@ func TestSlowReaderIsDroppedFastReaderIsNot(t *testing.T) {
 		return append([]byte(fmt.Sprintf("<div id=\"v\">version %d</div>", v)), pad...), v, true, nil
 	}
 	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), QueueLen: 4})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.Serve(w, r, Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, nil)
-	}))
-	defer srv.Close()
-	defer h.Shutdown()
+	srv := serveLive(t, h, list)
 	dial := func() *websocket.Conn {
-		c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dialLive(t, srv)
 		c.SetReadLimit(1 << 20)
-		t.Cleanup(func() { c.CloseNow() })
 		return c
 	}
 	fast, slow := dial(), dial()
@@ -102,16 +94,8 @@ func TestBurstsCoalesce(t *testing.T) {
 		return []byte("<p id=x>ok</p>"), renders.Load(), true, nil
 	}
 	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.Serve(w, r, Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, nil)
-	}))
-	defer srv.Close()
-	defer h.Shutdown()
-	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
+	srv := serveLive(t, h, list)
+	c := dialLive(t, srv)
 	c.Read(context.Background())
 	for v := range 1000 {
 		h.dispatch(Event{List: list, Version: int64(v + 1)})
@@ -302,19 +286,9 @@ func TestSilentPeerIsCutOff(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go h.pingLoop(ctx)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.Serve(w, r, Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, nil)
-	}))
-	defer srv.Close()
-	defer h.Shutdown()
-	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	srv := serveLive(t, h, list)
 
-	// A browser: it reads what comes, and its reader answers pings.
-	alive, _, err := websocket.Dial(context.Background(), url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer alive.CloseNow()
+	alive := dialLive(t, srv) // a browser: it reads what comes, and its reader answers pings
 	aliveGone := make(chan struct{})
 	go func() {
 		defer close(aliveGone)
@@ -337,6 +311,30 @@ func TestSilentPeerIsCutOff(t *testing.T) {
 		t.Error("the answering browser was cut off too")
 	default:
 	}
+}
+
+// serveLive serves live connections to list from h on a test server, each
+// as a new device and user; the hub and the server stop with the test.
+func serveLive(t *testing.T, h *Hub, list uuid.UUID) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.Serve(w, r, Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, nil)
+	}))
+	t.Cleanup(func() {
+		h.Shutdown()
+		srv.Close()
+	})
+	return srv
+}
+
+// dialLive opens a websocket to srv, closed with the test.
+func dialLive(t *testing.T, srv *httptest.Server) *websocket.Conn {
+	t.Helper()
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return c
 }
 
 // dialSilent opens a live connection to srv that goes silent once the
@@ -381,11 +379,7 @@ func TestStuckWriteIsCutOffByThePinger(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go h.pingLoop(ctx)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.Serve(w, r, Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, nil)
-	}))
-	defer srv.Close()
-	defer h.Shutdown()
+	srv := serveLive(t, h, list)
 	dialSilent(t, srv)
 	waitForConns(t, h, 1) // pings start 100 ms in, and wait 100 ms for their turn
 	waitForConns(t, h, 0)

@@ -7,14 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/google/uuid"
 )
 
@@ -87,16 +84,7 @@ func TestMessagesArriveWholeAmidPings(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go h.pingLoop(ctx)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.Serve(w, r, Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, nil)
-	}))
-	defer srv.Close()
-	defer h.Shutdown()
-	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
+	c := dialLive(t, serveLive(t, h, list))
 	c.SetReadLimit(2 << 20)
 	read := func() []byte { // which answers the pings too
 		t.Helper()
