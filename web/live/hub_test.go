@@ -162,6 +162,41 @@ func TestChangeAnnouncedAfterAJoinersRenderReachesEveryone(t *testing.T) {
 	}
 }
 
+// When a change lands while joiners' full state is rendered, each of them
+// gets the full state and then the change, in that order, however many
+// goroutines hand the frames over.
+func TestJoinersGetTheirFullStateBeforeTheChange(t *testing.T) {
+	list := uuid.New()
+	var version atomic.Int64
+	held, release := make(chan struct{}), make(chan struct{})
+	render := func(_ context.Context, _, _ uuid.UUID, u Update) ([]byte, int64, bool, error) {
+		v := version.Add(1)
+		if v == 1 {
+			close(held)
+			<-release // the first joiner's render holds the topic while the rest join
+		}
+		return []byte(fmt.Sprintf("parts %d version %d", u.Parts, v)), v, true, nil
+	}
+	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	first := subscribe(t, h, list, uuid.New())
+	<-held
+	joiners := make([]*recorder, 300) // enough for deliver to use every core
+	for i := range joiners {
+		joiners[i] = subscribe(t, h, list, uuid.New())
+	}
+	h.dispatch(Event{List: list, Kind: "rolls.insert"})
+	close(release)
+	if got := first.next(t); got != fmt.Sprintf("parts %d version 1", AllParts) {
+		t.Fatalf("first joiner got %q", got)
+	}
+	want := fmt.Sprintf("parts %d version 2 then parts %d version 3", AllParts, PartRoll|PartEarlierRolls)
+	for i, j := range joiners {
+		if got := j.next(t) + " then " + j.next(t); got != want {
+			t.Fatalf("joiner %d got %q, want %q", i, got, want)
+		}
+	}
+}
+
 // A render for one event may already see the next event's commit, and so
 // its version; the second event's parts must still go out when it comes.
 func TestChangeSeenByAnEarlierRenderStillGoesOut(t *testing.T) {

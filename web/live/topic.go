@@ -189,24 +189,25 @@ func (t *topic) renderPresence(all bool) {
 	}
 	sends := make([]send, 0, len(to))
 	for c := range to {
-		sends = append(sends, send{c, frame})
+		sends = append(sends, send{c: c, frame: frame})
 	}
 	clear(t.whoNew)
 	t.mu.Unlock()
 	deliver(sends)
 }
 
-// send is a frame for a client.
+// send is a frame for a client, and maybe a second one to follow it.
 type send struct {
-	c     *client
-	frame []byte
+	c           *client
+	frame, then []byte
 }
 
 // deliver hands each frame to its client, on as many goroutines as there
 // are cores when there are many: most of a send's cost is the kernel's,
 // one write on a socket with room (see client.enqueue), and ten thousand
-// of those take one core 100 ms or more. It returns when all are handed
-// over, so the next render's frames follow them.
+// of those take one core 100 ms or more. A client's frames are in one
+// send, so one goroutine hands them over, in order; deliver returns when
+// all are handed over, so the next render's frames follow them.
 func deliver(sends []send) {
 	workers := runtime.GOMAXPROCS(0)
 	if len(sends) < 256 {
@@ -216,7 +217,11 @@ func deliver(sends []send) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(sends); i += workers {
-				sends[i].c.enqueue(sends[i].frame)
+				s := sends[i]
+				s.c.enqueue(s.frame)
+				if s.then != nil {
+					s.c.enqueue(s.then)
+				}
 			}
 		})
 	}
@@ -296,12 +301,13 @@ func (t *topic) renderList(changed Update) {
 		_, isFresh := fresh[c]
 		switch {
 		case full || isFresh:
-			sends = append(sends, send{c, whole})
+			s := send{c: c, frame: whole}
 			if part != nil && version > wholeVersion { // a change landed between the two renders
-				sends = append(sends, send{c, part})
+				s.then = part
 			}
+			sends = append(sends, s)
 		case part != nil:
-			sends = append(sends, send{c, part})
+			sends = append(sends, send{c: c, frame: part})
 		}
 	}
 	t.mu.Unlock()
