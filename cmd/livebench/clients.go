@@ -106,11 +106,11 @@ func runClients() error {
 		if !ok {
 			continue
 		}
+		w := []byte(text)
+		watch.Store(&w) // first: a late message for the last text is not counted
 		for i := range recv {
 			recv[i].Store(0)
 		}
-		w := []byte(text)
-		watch.Store(&w)
 		var got []int64
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 			got = got[:0]

@@ -75,7 +75,7 @@ type client struct {
 
 	mu      sync.Mutex
 	queue   [][]byte // unsent frames, in order; empty unless writing
-	writing bool     // a writer goroutine owns the connection's writes
+	writing bool     // a writer goroutine is sending the queue: enqueue only adds to it
 	closing bool
 	code    StatusCode
 	reason  string

@@ -31,15 +31,20 @@ func textFrame(payload []byte) []byte {
 // fanning the message out, with no goroutine woken and nothing queued.
 // coder/websocket writes the control frames (pings, pongs, close)
 // through its write buffer, which hands each over whole in one Write: it
-// flushes after every control frame, and the largest (139 bytes) fits
-// the buffer. The mutex keeps frames whole on the wire.
+// flushes after every control frame, and the largest (127 bytes) fits
+// the buffer. The mutex keeps frames whole on the wire, and nothing
+// follows a close frame, whichever side began the close.
 type sock struct {
 	conn net.Conn
 	raw  syscall.RawConn // nil if conn is not a plain socket: then every message is queued
 
-	mu   sync.Mutex
-	rest []byte // the tail of a frame tryWrite began: it goes before anything else
+	mu     sync.Mutex
+	rest   []byte // the tail of a frame tryWrite began: it goes before anything else
+	closed bool   // a close frame went out
 }
+
+// errCloseSent refuses a message after the close frame.
+var errCloseSent = errors.New("live: close frame sent")
 
 // errNotWritten is tryWrite's answer for a socket it could not reach.
 var errNotWritten = errors.New("live: socket not written")
@@ -59,12 +64,23 @@ func (s *sock) Write(p []byte) (int, error) {
 	if err := s.flushLocked(); err != nil {
 		return 0, err
 	}
+	if len(p) > 0 && p[0]&0x0f == 0x8 {
+		s.closed = true
+	}
 	return s.conn.Write(p)
 }
 
-// write writes the frame f, waiting for room.
+// write writes the message frame f, waiting for room.
 func (s *sock) write(f []byte) error {
-	_, err := s.Write(f)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errCloseSent
+	}
+	if err := s.flushLocked(); err != nil {
+		return err
+	}
+	_, err := s.conn.Write(f)
 	return err
 }
 
@@ -94,7 +110,7 @@ func (s *sock) tryWrite(f []byte) (taken, unfinished bool) {
 		return false, false
 	}
 	defer s.mu.Unlock()
-	if s.rest != nil {
+	if s.rest != nil || s.closed {
 		return false, false
 	}
 	n, err := 0, errNotWritten

@@ -18,20 +18,7 @@ import (
 // A frame the socket takes only in part is finished before anything else
 // is written: coder/websocket's control frames never land inside it.
 func TestFramesStayWholeOnTheWire(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	peer, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	conn, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, peer := tcpPair(t)
 	conn.(*net.TCPConn).SetWriteBuffer(4096)
 	s := newSock(conn)
 
@@ -63,6 +50,47 @@ func TestFramesStayWholeOnTheWire(t *testing.T) {
 	want := append(append(bytes.Clone(big), ping...), small...)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("got %d bytes, want %d: the big frame, the ping, the small frame, whole and in order", len(got), len(want))
+	}
+}
+
+// tcpPair is both ends of a loopback TCP connection, closed with the test.
+func tcpPair(t *testing.T) (conn, peer net.Conn) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if peer, err = net.Dial("tcp", l.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	if conn, err = l.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, peer
+}
+
+// Once a close frame is out (the browser began the close, and
+// coder/websocket answered it), no message follows it.
+func TestNothingFollowsTheCloseFrame(t *testing.T) {
+	conn, peer := tcpPair(t)
+	s := newSock(conn)
+	closeFrame := []byte{0x88, 2, 0x03, 0xe8} // 1000, normal closure
+	go func() {
+		s.Write(closeFrame)
+		if taken, _ := s.tryWrite(textFrame([]byte("late"))); taken {
+			t.Error("a message was taken after the close frame")
+		}
+		if err := s.write(textFrame([]byte("late"))); err == nil {
+			t.Error("a message was written after the close frame")
+		}
+		conn.Close()
+	}()
+	got, _ := io.ReadAll(peer)
+	if !bytes.Equal(got, closeFrame) {
+		t.Fatalf("the peer got %q, want only the close frame", got)
 	}
 }
 
