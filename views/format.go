@@ -101,10 +101,10 @@ func (y filmYear) Render(_ context.Context, w io.Writer) error {
 	return writeStrings(w, ")")
 }
 
-// text is a string written as HTML-escaped text, as { s } would be, for
-// the many strings of a film list: templ copies every { s } through
-// fmt.Sprint, and escapes even text with nothing to escape (a list page
-// has hundreds). Use it as @text(s).
+// text is a string written HTML-escaped, as templ writes { s } in text or
+// in a quoted attribute value, for the many strings of a film list
+// (movieItem, byLine): templ copies every { s } through fmt.Sprint, and
+// escapes even text with nothing to escape (a list page has hundreds).
 type text string
 
 // Render writes t escaped.
@@ -152,10 +152,6 @@ func guestData(c ClaimPreview) string {
 	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
-// filmID is the HTML id of a film's element on a list page.
+// filmID is the HTML id of a film's element on a list page (movieItem
+// writes it too).
 func filmID(id string) string { return "film-" + id }
-
-// movieURL is the address of an action on a film.
-func movieURL(listID, movieID, action string) string {
-	return "/l/" + listID + "/movies/" + movieID + action
-}
