@@ -25,8 +25,9 @@ import (
 //
 // It is written in Go, not templ, because a list page has dozens: templ
 // copies each attribute value through fmt.Sprint and escapes it, which
-// was a third of the page's render. Every value is escaped here as templ
-// escapes it (html.EscapeString, through text). Use it as
+// was a third of the page's render, and its thirty-odd pieces are
+// appended to one buffer and written once. Every value is escaped here as
+// templ escapes it (html.EscapeString, through appendText). Use it as
 // @movieItem{listID, live, &movie}.
 type movieItem struct {
 	listID string
@@ -35,77 +36,45 @@ type movieItem struct {
 }
 
 // Render writes the row.
-func (r movieItem) Render(ctx context.Context, w io.Writer) error {
+func (r movieItem) Render(_ context.Context, w io.Writer) error {
+	return writeAppended(w, r.append)
+}
+
+func (r movieItem) append(b []byte) []byte {
 	m := r.m
-	class := `<li class="movie" id="film-`
 	if m.Watched {
-		class = `<li class="movie watched" id="film-`
-	}
-	ew := errWriter{w: w}
-	ew.raw(class).text(m.ID)
-	if m.Next != "" {
-		ew.raw(`" data-next="film-`).text(m.Next)
-	}
-	ew.raw(`"><div class="movie-text"><span class="movie-title">`).text(m.Title)
-	if m.Year != 0 {
-		ew.raw(`<span class="year">`).year(ctx, filmYear(m.Year)).raw(`</span>`)
-	}
-	ew.raw(`</span> <span class="muted">`).byLine(ctx, byLine{m.AddedBy, m.AddedAt})
-	ew.raw(`</span></div><form class="movie-actions" method="post" action="`).movieURL(r.listID, m.ID, "/watched")
-	if m.Watched {
-		ew.raw(`"><button aria-pressed="true">Watched ✓</button> `)
+		b = append(b, `<li class="movie watched" id="film-`...)
 	} else {
-		ew.raw(`"><button aria-pressed="false">Mark watched</button> `)
+		b = append(b, `<li class="movie" id="film-`...)
+	}
+	b = appendText(b, m.ID)
+	if m.Next != "" {
+		b = appendText(append(b, `" data-next="film-`...), m.Next)
+	}
+	b = appendText(append(b, `"><div class="movie-text"><span class="movie-title">`...), m.Title)
+	if m.Year != 0 {
+		b = append(filmYear(m.Year).append(append(b, `<span class="year">`...)), `</span>`...)
+	}
+	b = appendByLine(append(b, `</span> <span class="muted">`...), m.AddedBy, m.AddedAt)
+	b = r.appendURL(append(b, `</span></div><form class="movie-actions" method="post" action="`...), "/watched")
+	if m.Watched {
+		b = append(b, `"><button aria-pressed="true">Watched ✓</button> `...)
+	} else {
+		b = append(b, `"><button aria-pressed="false">Mark watched</button> `...)
 	}
 	if r.live || m.CanRemove {
-		ew.raw(`<button formaction="`).movieURL(r.listID, m.ID, "/delete").
-			raw(`" class="danger" aria-label="Remove `).text(m.Title)
+		b = r.appendURL(append(b, `<button formaction="`...), "/delete")
+		b = appendText(append(b, `" class="danger" aria-label="Remove `...), m.Title)
 		if r.live {
-			ew.raw(`" hidden data-added-by="`).text(m.AddedByID)
+			b = appendText(append(b, `" hidden data-added-by="`...), m.AddedByID)
 		}
-		ew.raw(`">Remove</button>`)
+		b = append(b, `">Remove</button>`...)
 	}
-	ew.raw(`</form></li>`)
-	return ew.err
+	return append(b, `</form></li>`...)
 }
 
-// errWriter writes until the first error, which it keeps.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-// raw writes s as it is: markup.
-func (e *errWriter) raw(s string) *errWriter {
-	if e.err == nil {
-		_, e.err = io.WriteString(e.w, s)
-	}
-	return e
-}
-
-// text writes s escaped, in text or in a quoted attribute value.
-func (e *errWriter) text(s string) *errWriter {
-	if e.err == nil {
-		e.err = text(s).Render(context.Background(), e.w)
-	}
-	return e
-}
-
-func (e *errWriter) year(ctx context.Context, y filmYear) *errWriter {
-	if e.err == nil {
-		e.err = y.Render(ctx, e.w)
-	}
-	return e
-}
-
-func (e *errWriter) byLine(ctx context.Context, b byLine) *errWriter {
-	if e.err == nil {
-		e.err = b.Render(ctx, e.w)
-	}
-	return e
-}
-
-// movieURL writes the address of an action on a film, escaped.
-func (e *errWriter) movieURL(listID, movieID, action string) *errWriter {
-	return e.raw("/l/").text(listID).raw("/movies/").text(movieID).raw(action)
+// appendURL appends the address of an action on the film, escaped.
+func (r movieItem) appendURL(b []byte, action string) []byte {
+	b = appendText(append(b, "/l/"...), r.listID)
+	return append(appendText(append(b, "/movies/"...), r.m.ID), action...)
 }

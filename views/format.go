@@ -2,25 +2,22 @@ package views
 
 import (
 	"context"
-	"html"
 	"io"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
 // when formats a time for people: "24 Nov 2026, 07:16 UTC".
 func when(t time.Time) string {
-	var b strings.Builder
-	b.Grow(len("24 Nov 2026, 07:16 UTC"))
-	writeWhen(&b, t)
-	return b.String()
+	return string(appendWhen(make([]byte, 0, len("24 Nov 2026, 07:16 UTC")), t))
 }
 
-// writeWhen writes t as when formats it, from ready-made strings: a list
+// appendWhen appends t as when formats it, from ready-made strings: a list
 // page has one per film, and this allocates nothing.
-func writeWhen(w io.Writer, t time.Time) error {
+func appendWhen(b []byte, t time.Time) []byte {
 	t = t.UTC()
 	year, month, day := t.Date()
 	hour, minute, _ := t.Clock()
@@ -28,31 +25,31 @@ func writeWhen(w io.Writer, t time.Time) error {
 	if day < 10 {
 		dayText = dayText[1:]
 	}
-	if err := writeStrings(w, dayText, " ", month.String()[:3], " "); err != nil {
-		return err
-	}
-	if err := writeYear(w, year); err != nil {
-		return err
-	}
-	return writeStrings(w, ", ", digits[hour], ":", digits[minute], " UTC")
+	b = append(append(append(append(b, dayText...), ' '), month.String()[:3]...), ' ')
+	b = appendYear(b, year)
+	return append(append(append(append(append(b, ", "...), digits[hour]...), ':'), digits[minute]...), " UTC"...)
 }
 
-// writeYear writes year with at least four digits, as t.Format's 2006 does.
-func writeYear(w io.Writer, year int) error {
+// appendYear appends year with at least four digits, as t.Format's 2006
+// does.
+func appendYear(b []byte, year int) []byte {
 	if year < 0 || year > 9999 {
-		return writeStrings(w, strconv.Itoa(year))
+		return strconv.AppendInt(b, int64(year), 10)
 	}
-	return writeStrings(w, digits[year/100], digits[year%100])
+	return append(append(b, digits[year/100]...), digits[year%100]...)
 }
 
-func writeStrings(w io.Writer, ss ...string) error {
-	for _, s := range ss {
-		if _, err := io.WriteString(w, s); err != nil {
-			return err
-		}
-	}
-	return nil
+// writeAppended writes to w what fill appends to an empty buffer, one
+// write for many small pieces. The buffer is reused.
+func writeAppended(w io.Writer, fill func([]byte) []byte) error {
+	b := scratch.Get().(*[]byte)
+	defer scratch.Put(b)
+	*b = fill((*b)[:0])
+	_, err := w.Write(*b)
+	return err
 }
+
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // digits are "00" to "99".
 var digits = func() (d [100]string) {
@@ -62,25 +59,10 @@ var digits = func() (d [100]string) {
 	return d
 }()
 
-// byLine is a film's "added by Quiet Otter, 24 Nov 2026, 07:16 UTC", the
-// name escaped. Use it as @byLine{name, at}.
-type byLine struct {
-	name string
-	at   time.Time
-}
-
-// Render writes b.
-func (b byLine) Render(ctx context.Context, w io.Writer) error {
-	if err := writeStrings(w, "added by "); err != nil {
-		return err
-	}
-	if err := text(b.name).Render(ctx, w); err != nil {
-		return err
-	}
-	if err := writeStrings(w, ", "); err != nil {
-		return err
-	}
-	return writeWhen(w, b.at)
+// appendByLine appends a film's "added by Quiet Otter, 24 Nov 2026, 07:16
+// UTC", the name escaped.
+func appendByLine(b []byte, name string, at time.Time) []byte {
+	return appendWhen(append(appendText(append(b, "added by "...), name), ", "...), at)
 }
 
 // filmYear is a film's year as " (1979)", or nothing for an unknown year.
@@ -89,33 +71,45 @@ type filmYear int32
 
 // Render writes y.
 func (y filmYear) Render(_ context.Context, w io.Writer) error {
+	return writeAppended(w, y.append)
+}
+
+func (y filmYear) append(b []byte) []byte {
 	if y == 0 {
-		return nil
+		return b
 	}
-	if err := writeStrings(w, " ("); err != nil {
-		return err
-	}
-	if err := writeYear(w, int(y)); err != nil {
-		return err
-	}
-	return writeStrings(w, ")")
+	return append(appendYear(append(b, " ("...), int(y)), ')')
 }
 
-// text is a string written HTML-escaped, as templ writes { s } in text or
-// in a quoted attribute value, for the many strings of a film list
-// (movieItem, byLine): templ copies every { s } through fmt.Sprint, and
-// escapes even text with nothing to escape (a list page has hundreds).
-type text string
-
-// Render writes t escaped.
-func (t text) Render(_ context.Context, w io.Writer) error {
-	s := string(t)
-	if strings.ContainsAny(s, `&'<>"`) { // what html.EscapeString replaces
-		s = html.EscapeString(s)
+// appendText appends s HTML-escaped, for text or a quoted attribute value,
+// exactly as templ escapes { s } (html.EscapeString), for the many strings
+// of a film list: templ copies every { s } through fmt.Sprint first.
+func appendText(b []byte, s string) []byte {
+	last := 0
+	for i := 0; i < len(s); i++ {
+		if !mustEscape[s[i]] {
+			continue
+		}
+		b = append(b, s[last:i]...)
+		switch s[i] {
+		case '&':
+			b = append(b, "&amp;"...)
+		case '\'':
+			b = append(b, "&#39;"...)
+		case '<':
+			b = append(b, "&lt;"...)
+		case '>':
+			b = append(b, "&gt;"...)
+		case '"':
+			b = append(b, "&#34;"...)
+		}
+		last = i + 1
 	}
-	_, err := io.WriteString(w, s)
-	return err
+	return append(b, s[last:]...)
 }
+
+// mustEscape marks the bytes appendText replaces.
+var mustEscape = [256]bool{'&': true, '\'': true, '<': true, '>': true, '"': true}
 
 // count formats n with its noun: "1 film", "3 films".
 func count(n int64, one, many string) string {

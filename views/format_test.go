@@ -18,34 +18,32 @@ func TestWhenWritesWhatFormatWould(t *testing.T) {
 }
 
 func TestTextIsEscapedLikeTempl(t *testing.T) {
-	for _, s := range []string{"Heat", `<script>alert("x")</script> & 'friends'`, "", "Amélie ⚄"} {
-		var got strings.Builder
-		if err := text(s).Render(context.Background(), &got); err != nil {
-			t.Fatal(err)
-		}
-		if want := templ.EscapeString(s); got.String() != want {
-			t.Errorf("text(%q) wrote %q, want %q", s, got.String(), want)
+	for _, s := range []string{"Heat", `<script>alert("x")</script> & 'friends'`, "", "Amélie ⚄", "&", `"<>'&&`, "a\xffb<"} {
+		if got, want := string(appendText([]byte("before "), s)), "before "+templ.EscapeString(s); got != want {
+			t.Errorf("appendText(%q) = %q, want %q", s, got, want)
 		}
 	}
 }
 
 func TestFilmRowPiecesWriteWhatTheyShow(t *testing.T) {
 	at := time.Date(2026, 11, 4, 7, 6, 0, 0, time.UTC)
-	for _, tt := range []struct {
-		c    templ.Component
-		want string
-	}{
-		{byLine{"Quiet Otter", at}, "added by Quiet Otter, 4 Nov 2026, 07:06 UTC"},
-		{byLine{`<b>"Bold" & co</b>`, at}, "added by " + templ.EscapeString(`<b>"Bold" & co</b>`) + ", 4 Nov 2026, 07:06 UTC"},
-		{filmYear(1979), " (1979)"},
-		{filmYear(0), ""},
+	for _, tt := range []struct{ got, want string }{
+		{string(appendByLine(nil, "Quiet Otter", at)), "added by Quiet Otter, 4 Nov 2026, 07:06 UTC"},
+		{string(appendByLine(nil, `<b>"Bold" & co</b>`, at)), "added by " + templ.EscapeString(`<b>"Bold" & co</b>`) + ", 4 Nov 2026, 07:06 UTC"},
+		{render(t, filmYear(1979)), " (1979)"},
+		{render(t, filmYear(0)), ""},
 	} {
-		var got strings.Builder
-		if err := tt.c.Render(context.Background(), &got); err != nil {
-			t.Fatal(err)
-		}
-		if got.String() != tt.want {
-			t.Errorf("wrote %q, want %q", got.String(), tt.want)
+		if tt.got != tt.want {
+			t.Errorf("wrote %q, want %q", tt.got, tt.want)
 		}
 	}
+}
+
+func render(t *testing.T, c templ.Component) string {
+	t.Helper()
+	var b strings.Builder
+	if err := c.Render(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

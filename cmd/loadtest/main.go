@@ -98,10 +98,11 @@ func run(duration time.Duration, conns, poolSize, films, members int, cpuprofile
 	}
 	db.Close()
 
+	poolURL := dbURL
 	if poolSize > 0 {
-		dbURL += " pool_max_conns=" + fmt.Sprint(poolSize)
+		poolURL += " pool_max_conns=" + fmt.Sprint(poolSize) // the pool's setting, not a server parameter for the live hub's connection
 	}
-	pool, err := queries.OpenPool(ctx, dbURL)
+	pool, err := queries.OpenPool(ctx, poolURL)
 	if err != nil {
 		return err
 	}
