@@ -530,3 +530,13 @@ func TestBoostedFormsKeepTheAddressOnErrors(t *testing.T) {
 		t.Errorf("a page view carries HX-Push-Url")
 	}
 }
+
+func TestUUIDStringsFormatAsString(t *testing.T) {
+	ids := []uuid.UUID{uuid.New(), {}, uuid.Max, uuid.MustParse("6f1e2d3c-2222-4aaa-8bbb-2c3d4e5f6a7b")}
+	got := uuidStrings(ids)
+	for i, id := range ids {
+		if got(i) != id.String() {
+			t.Errorf("id %d: %q, want %q", i, got(i), id.String())
+		}
+	}
+}

@@ -1,14 +1,18 @@
 // Command loadtest measures a signed-in member's GET /l/{id} against a
 // MovieDice server on 127.0.0.1, next to what PostgreSQL alone manages for
-// that page's queries (pgbench, same queries, same connection count), and
-// prints a table. It starts its own throwaway PostgreSQL and server, is
-// bounded in time, and stops by itself. Run from the repository root:
+// that page's queries (pgbench, same queries, as many clients as the
+// server's pool and as the HTTP load), and prints a table. The sides take
+// turns, several rounds, so that a shared machine's slow minute weighs on
+// both; each ratio is taken within a round. It starts its own throwaway
+// PostgreSQL and server, is bounded in time, and stops by itself. Run from
+// the repository root:
 //
-//	go run ./cmd/loadtest [-duration 10s] [-conns 32] [-pool 0] [-cpuprofile cpu.out]
+//	go run ./cmd/loadtest [-duration 5s] [-rounds 3] [-conns 32] [-pool 0] [-cpuprofile cpu.out]
 package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -42,7 +46,8 @@ import (
 )
 
 func main() {
-	duration := flag.Duration("duration", 10*time.Second, "how long to measure each side")
+	duration := flag.Duration("duration", 5*time.Second, "how long to measure each side in a round")
+	rounds := flag.Int("rounds", 3, "rounds of measuring each side")
 	conns := flag.Int("conns", 32, "concurrent HTTP connections")
 	poolSize := flag.Int("pool", 0, "database connections, for the server's pool and for pgbench (0: the server's default, as moviedice serve runs)")
 	films := flag.Int("films", 50, "films on the list")
@@ -50,8 +55,8 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the server during the HTTP run to this file")
 	gen := flag.String("gen", "auto", "HTTP load generator: wrk (lighter, so more of the cores go to the server), go (built in), or auto (wrk when installed)")
 	flag.Parse()
-	if *duration > 5*time.Minute || *conns > 1000 || *poolSize > 100 {
-		fmt.Fprintln(os.Stderr, "loadtest: keep it bounded: -duration at most 5m, -conns at most 1000, -pool at most 100")
+	if *duration > 5*time.Minute || *rounds < 1 || *rounds > 20 || *conns > 1000 || *poolSize > 100 {
+		fmt.Fprintln(os.Stderr, "loadtest: keep it bounded: -duration at most 5m, -rounds 1 to 20, -conns at most 1000, -pool at most 100")
 		os.Exit(2)
 	}
 	if *gen == "auto" {
@@ -60,13 +65,13 @@ func main() {
 			*gen = "wrk"
 		}
 	}
-	if err := run(*duration, *conns, *poolSize, *films, *members, *cpuprofile, *gen); err != nil {
+	if err := run(*duration, *rounds, *conns, *poolSize, *films, *members, *cpuprofile, *gen); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(duration time.Duration, conns, poolSize, films, members int, cpuprofile, gen string) error {
+func run(duration time.Duration, rounds, conns, poolSize, films, members int, cpuprofile, gen string) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "moviedice-loadtest-")
 	if err != nil {
@@ -145,35 +150,6 @@ func run(duration time.Duration, conns, poolSize, films, members int, cpuprofile
 	if err := pool.QueryRow(ctx, "SELECT user_id::text FROM devices ORDER BY created_at LIMIT 1").Scan(&owner); err != nil {
 		return err
 	}
-	fmt.Printf("list with %d films and %d members; %d HTTP connections, %d database connections, %v per side, load generator %s, GOMAXPROCS=%d\n\n",
-		films, members, conns, poolSize, duration, gen, runtime.GOMAXPROCS(0))
-
-	load := hammer
-	if gen == "wrk" {
-		load = wrk
-	}
-	load(page, cookie, conns, 2*time.Second) // warm up the pool, caches and plans
-	var prof *os.File
-	if cpuprofile != "" {
-		if prof, err = os.Create(cpuprofile); err != nil {
-			return err
-		}
-		pprof.StartCPUProfile(prof)
-	}
-	httpRes := load(page, cookie, conns, duration)
-	if prof != nil {
-		pprof.StopCPUProfile()
-		prof.Close()
-	}
-	if httpRes.errors > 0 {
-		return fmt.Errorf("%d requests failed", httpRes.errors)
-	}
-	stop()
-	if err := <-served; err != nil {
-		return err
-	}
-	served <- nil // for the deferred stop
-
 	// PostgreSQL alone, once with as many clients as the server's pool
 	// (what the page's database work meets) and once with as many as the
 	// HTTP load has (each client a page view in flight).
@@ -181,19 +157,74 @@ func run(duration time.Duration, conns, poolSize, films, members int, cpuprofile
 	if conns != poolSize {
 		clients = append(clients, conns)
 	}
-	dbTPS := make([]float64, len(clients))
-	for i, c := range clients {
-		if dbTPS[i], err = pgbench(ctx, cluster, dir, c, duration, owner); err != nil {
-			return err
+	fmt.Printf("list with %d films and %d members; %d HTTP connections, %d database connections, %d rounds of %v per side, load generator %s, GOMAXPROCS=%d\n\n",
+		films, members, conns, poolSize, rounds, duration, gen, runtime.GOMAXPROCS(0))
+
+	load := hammer
+	if gen == "wrk" {
+		load = wrk
+	}
+	load(page, cookie, conns, 2*time.Second) // warm up the pool, caches and plans
+	var pages []result
+	dbTPS := make([][]float64, len(clients)) // [clients][round]
+	for round := range rounds {
+		var prof *os.File
+		if cpuprofile != "" && round == 0 {
+			if prof, err = os.Create(cpuprofile); err != nil {
+				return err
+			}
+			pprof.StartCPUProfile(prof)
+		}
+		res := load(page, cookie, conns, duration)
+		if prof != nil {
+			pprof.StopCPUProfile()
+			prof.Close()
+		}
+		if res.errors > 0 {
+			return fmt.Errorf("%d requests failed", res.errors)
+		}
+		pages = append(pages, res)
+		// The server stays up, idle, while pgbench runs.
+		for i, c := range clients {
+			tps, err := pgbench(ctx, cluster, dir, c, duration, owner)
+			if err != nil {
+				return err
+			}
+			dbTPS[i] = append(dbTPS[i], tps)
 		}
 	}
-	fmt.Println("| measurement | req/s | p50 | p99 | page / this |")
-	fmt.Println("|---|---:|---:|---:|---:|")
-	fmt.Printf("| GET /l/{id}, signed-in member, over HTTP (%d connections) | %.0f | %.2f ms | %.2f ms | |\n", conns, httpRes.rps, ms(httpRes.p50), ms(httpRes.p99))
+
+	rps := make([]float64, rounds)
+	for i, p := range pages {
+		rps[i] = p.rps
+	}
+	mid := median(pages, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
+	fmt.Println("| measurement | req/s, median round | all rounds | p50 | p99 | page / this, median | all rounds |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Printf("| GET /l/{id}, signed-in member, over HTTP (%d connections) | %.0f | %s | %.2f ms | %.2f ms | | |\n",
+		conns, mid.rps, span(rps, "%.0f"), ms(mid.p50), ms(mid.p99))
 	for i, c := range clients {
-		fmt.Printf("| the page's queries alone: pgbench, prepared, same round trips, %d clients | %.0f | | | %.0f %% |\n", c, dbTPS[i], 100*httpRes.rps/dbTPS[i])
+		ratios := make([]float64, rounds)
+		for r := range rounds {
+			ratios[r] = 100 * rps[r] / dbTPS[i][r]
+		}
+		fmt.Printf("| the page's queries alone: pgbench, prepared, same round trips, %d clients | %.0f | %s | | | %.0f %% | %s %% |\n",
+			c, median(dbTPS[i], cmp.Compare), span(dbTPS[i], "%.0f"), median(ratios, cmp.Compare), span(ratios, "%.0f"))
 	}
 	return nil
+}
+
+// median is the middle element of xs by compare (the upper one of an even
+// count).
+func median[T any](xs []T, compare func(a, b T) int) T {
+	s := slices.Clone(xs)
+	slices.SortFunc(s, compare)
+	return s[len(s)/2]
+}
+
+// span is "lowest–highest" of xs.
+func span(xs []float64, format string) string {
+	return fmt.Sprintf(format+"–"+format, slices.Min(xs), slices.Max(xs))
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
