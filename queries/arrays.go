@@ -174,7 +174,9 @@ func (uuidArray) Scan(src []byte, dst any) error {
 type textArray struct{}
 
 // Scan decodes text[] into strings that share one allocation: the array's
-// element bytes copied once, each string a part of them.
+// element bytes copied once, each string a part of them. Keeping any one
+// of them keeps them all: right for a page's rows, read and dropped within
+// a request; copy a string (strings.Clone) before holding it for long.
 func (textArray) Scan(src []byte, dst any) error {
 	var all string
 	var base []byte

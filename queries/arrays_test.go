@@ -96,6 +96,12 @@ func TestArraysDecodeAsPgxDoes(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT ARRAY['6f1e2d3c-2222-4aaa-8bbb-2c3d4e5f6a7b']::uuid[]`).Scan(&ids); err != nil || len(ids) != 1 || ids[0] != "6f1e2d3c-2222-4aaa-8bbb-2c3d4e5f6a7b" {
 		t.Errorf("uuid[] into []string: %v, %v", ids, err)
 	}
+	// So does text format (the simple protocol).
+	var uuids []uuid.UUID
+	if err := pool.QueryRow(ctx, `SELECT ARRAY['6f1e2d3c-2222-4aaa-8bbb-2c3d4e5f6a7b']::uuid[]`, pgx.QueryExecModeSimpleProtocol).Scan(&uuids); err != nil ||
+		len(uuids) != 1 || uuids[0].String() != "6f1e2d3c-2222-4aaa-8bbb-2c3d4e5f6a7b" {
+		t.Errorf("uuid[] in text format: %v, %v", uuids, err)
+	}
 	// And arrays still go out as parameters.
 	var n int
 	if err := pool.QueryRow(ctx, `SELECT cardinality($1::uuid[]) + cardinality($2::text[])`, []uuid.UUID{uuid.New(), uuid.New()}, []string{"a"}).Scan(&n); err != nil || n != 3 {
