@@ -3,7 +3,9 @@
 // that page's queries (pgbench, same queries, as many clients as the
 // server's pool and as the HTTP load), and prints a table. The sides take
 // turns, several rounds, so that a shared machine's slow minute weighs on
-// both; each ratio is taken within a round. It starts its own throwaway
+// both; each ratio is taken within a round. A second table gives each
+// side's CPU per page: the server's, PostgreSQL's, the load tool's, and
+// the cores' time none of them used. It starts its own throwaway
 // PostgreSQL and server, is bounded in time, and stops by itself. Run from
 // the repository root:
 //
@@ -19,7 +21,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -93,7 +94,8 @@ func run(duration time.Duration, rounds, conns, poolSize, films, members int, cp
 		return err
 	}
 	defer logFile.Close()
-	log := slog.New(slog.NewTextHandler(logFile, nil))
+	log, flush := web.NewLogger(logFile, nil) // as moviedice serve logs
+	defer flush()
 	db, err := sql.Open("pgx", dbURL)
 	if err != nil {
 		return err
@@ -167,6 +169,7 @@ func run(duration time.Duration, rounds, conns, poolSize, films, members int, cp
 	load(page, cookie, conns, 2*time.Second) // warm up the pool, caches and plans
 	var pages []result
 	dbTPS := make([][]float64, len(clients)) // [clients][round]
+	dbCPU := make([][]perPage, len(clients))
 	for round := range rounds {
 		var prof *os.File
 		if cpuprofile != "" && round == 0 {
@@ -175,7 +178,14 @@ func run(duration time.Duration, rounds, conns, poolSize, films, members int, cp
 			}
 			pprof.StartCPUProfile(prof)
 		}
-		res := load(page, cookie, conns, duration)
+		res, cpu, err := measureCPU(cluster.PID(), func() (result, int, error) {
+			res := load(page, cookie, conns, duration)
+			return res, res.count, nil
+		})
+		if err != nil {
+			return err
+		}
+		res.cpu = cpu
 		if prof != nil {
 			pprof.StopCPUProfile()
 			prof.Close()
@@ -186,11 +196,14 @@ func run(duration time.Duration, rounds, conns, poolSize, films, members int, cp
 		pages = append(pages, res)
 		// The server stays up, idle, while pgbench runs.
 		for i, c := range clients {
-			tps, err := pgbench(ctx, cluster, dir, c, duration, owner)
+			tps, cpu, err := measureCPU(cluster.PID(), func() (float64, int, error) {
+				return pgbench(ctx, cluster, dir, c, duration, owner)
+			})
 			if err != nil {
 				return err
 			}
 			dbTPS[i] = append(dbTPS[i], tps)
+			dbCPU[i] = append(dbCPU[i], cpu)
 		}
 	}
 
@@ -218,6 +231,21 @@ func run(duration time.Duration, rounds, conns, poolSize, films, members int, cp
 		}
 		fmt.Printf("| the page's queries alone: pgbench, prepared, same round trips, %d clients | %.0f | %s | | | %.0f %% | %s %% |\n",
 			c, median(dbTPS[i], cmp.Compare), span(dbTPS[i], "%.0f"), median(ratios, cmp.Compare), span(ratios, "%.0f"))
+	}
+
+	// Where each side's CPU goes, per page, in the round with the side's
+	// median rate.
+	fmt.Printf("\nCPU per page, µs (%d cores; idle or other: the cores' time no part used, or other processes on the machine):\n\n", runtime.NumCPU())
+	fmt.Println("| side | server | PostgreSQL | load tool | idle or other | total |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|")
+	server := fmt.Sprintf("%.0f", mid.cpu.server)
+	if gen == "go" {
+		server += " (with the load generator)"
+	}
+	fmt.Printf("| HTTP, %d connections | %s | %.0f | %.0f | %.0f | %.0f |\n", conns, server, mid.cpu.postgres, mid.cpu.tools, mid.cpu.idle, mid.cpu.total)
+	for i, c := range clients {
+		m := median(dbCPU[i], func(a, b perPage) int { return cmp.Compare(a.total, b.total) })
+		fmt.Printf("| pgbench, %d clients | | %.0f | %.0f | %.0f | %.0f |\n", c, m.postgres, m.tools, m.idle, m.total)
 	}
 	return nil
 }
@@ -367,30 +395,30 @@ func pgbenchScript() (string, error) {
 }
 
 // pgbench runs the page's queries with conns clients for d, as the app's
-// role, and returns transactions (page loads) per second.
-func pgbench(ctx context.Context, cluster *pgdev.Cluster, dir string, conns int, d time.Duration, cookieOwner string) (float64, error) {
+// role, and returns transactions (page loads) per second and their count.
+func pgbench(ctx context.Context, cluster *pgdev.Cluster, dir string, conns int, d time.Duration, cookieOwner string) (tps float64, count int, err error) {
 	script, err := pgbenchScript()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	conn, err := pgx.Connect(ctx, cluster.DSN(pgdev.Superuser, "moviedice"))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer conn.Close(ctx)
 	var device, user, list string
 	err = conn.QueryRow(ctx, `SELECT d.id::text, d.user_id::text, l.id::text FROM devices d JOIN lists l ON l.owner_id = d.user_id
 		WHERE d.user_id = $1::uuid`, cookieOwner).Scan(&device, &user, &list)
 	if err != nil {
-		return 0, fmt.Errorf("pgbench ids: %w", err)
+		return 0, 0, fmt.Errorf("pgbench ids: %w", err)
 	}
 	path := filepath.Join(dir, "page.sql")
 	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	bin, err := pgdev.FindBinDir()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	dsn := cluster.DSN("moviedice", "moviedice")
 	host := regexp.MustCompile(`host=(\S+)`).FindStringSubmatch(dsn)[1]
@@ -401,15 +429,17 @@ func pgbench(ctx context.Context, cluster *pgdev.Cluster, dir string, conns int,
 	cmd.Env = append(os.Environ(), "PGOPTIONS=-c role=moviedice_app")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("pgbench: %w\n%s", err, out)
+		return 0, 0, fmt.Errorf("pgbench: %w\n%s", err, out)
 	}
 	m := regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`).FindSubmatch(out)
 	if m == nil {
-		return 0, fmt.Errorf("pgbench: no tps in output:\n%s", out)
+		return 0, 0, fmt.Errorf("pgbench: no tps in output:\n%s", out)
 	}
-	var tps float64
 	fmt.Sscan(string(m[1]), &tps)
-	return tps, nil
+	if m := regexp.MustCompile(`number of transactions actually processed: (\d+)`).FindSubmatch(out); m != nil {
+		fmt.Sscan(string(m[1]), &count)
+	}
+	return tps, count, nil
 }
 
 // wrk runs wrk against page with cookie for d and reads its summary.
@@ -423,6 +453,9 @@ func wrk(page string, cookie *http.Cookie, conns int, d time.Duration) result {
 	var res result
 	if m := regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`).FindSubmatch(out); m != nil {
 		fmt.Sscan(string(m[1]), &res.rps)
+	}
+	if m := regexp.MustCompile(`(\d+) requests in`).FindSubmatch(out); m != nil {
+		fmt.Sscan(string(m[1]), &res.count)
 	}
 	pct := func(p string) time.Duration {
 		m := regexp.MustCompile(`(?m)^\s+` + p + `%\s+([0-9.]+)(us|ms|s)`).FindSubmatch(out)
@@ -442,8 +475,10 @@ func wrk(page string, cookie *http.Cookie, conns int, d time.Duration) result {
 
 type result struct {
 	rps      float64
+	count    int // requests answered
 	p50, p99 time.Duration
 	errors   int
+	cpu      perPage
 }
 
 // hammer sends GET page with cookie from conns keep-alive clients for d.
@@ -488,5 +523,5 @@ func hammer(page string, cookie *http.Cookie, conns int, d time.Duration) result
 	if len(all) == 0 {
 		return result{errors: errs}
 	}
-	return result{rps: float64(len(all)) / elapsed.Seconds(), p50: all[len(all)/2], p99: all[len(all)*99/100], errors: errs}
+	return result{rps: float64(len(all)) / elapsed.Seconds(), count: len(all), p50: all[len(all)/2], p99: all[len(all)*99/100], errors: errs}
 }

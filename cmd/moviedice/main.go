@@ -8,11 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/moviedice/moviedice/web"
 )
 
 // version is set at link time (-ldflags "-X main.version=...").
@@ -62,7 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log, flush := web.NewLogger(stderr, level)
+	defer flush()
 	switch cmd {
 	case "migrate":
 		return migrateOnly(ctx, cfg, log)
