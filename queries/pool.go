@@ -3,10 +3,13 @@ package queries
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
+
+	"github.com/moviedice/moviedice/web/rawwrite"
 )
 
 // AppRole is the database role the app works as: not the owner of any table,
@@ -19,6 +22,16 @@ func OpenPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", err)
+	}
+	// Requests write to their connection without the scheduler's system
+	// call hand-over (see rawwrite).
+	dial := cfg.ConnConfig.DialFunc
+	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return rawwrite.Conn(c), nil
 	}
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		// google/uuid values go through pgx's binary uuid codec, not

@@ -30,6 +30,7 @@ import (
 	"github.com/moviedice/moviedice/views"
 	"github.com/moviedice/moviedice/web/identity"
 	"github.com/moviedice/moviedice/web/live"
+	"github.com/moviedice/moviedice/web/rawwrite"
 )
 
 // Config is what the server needs from its caller.
@@ -214,7 +215,9 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	// Responses leave without the scheduler's system call hand-over (see
+	// rawwrite).
+	go func() { errc <- srv.Serve(rawwrite.Listener(l)) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http: %w", err)

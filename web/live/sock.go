@@ -6,6 +6,8 @@ import (
 	"net"
 	"sync"
 	"syscall"
+
+	"github.com/moviedice/moviedice/web/rawwrite"
 )
 
 // textFrame is payload as one websocket text frame (RFC 6455 5.2). A
@@ -115,9 +117,7 @@ func (s *sock) tryWrite(f []byte) (taken, unfinished bool) {
 	}
 	n, err := 0, errNotWritten
 	s.raw.Write(func(fd uintptr) bool {
-		for err = syscall.EINTR; err == syscall.EINTR; {
-			n, err = syscall.Write(int(fd), f)
-		}
+		n, err = rawwrite.Send(fd, f)
 		return true // never wait for room: that is the writer goroutine's job
 	})
 	switch {
