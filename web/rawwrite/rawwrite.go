@@ -21,6 +21,7 @@
 package rawwrite
 
 import (
+	"errors"
 	"net"
 	"os"
 	"syscall"
@@ -105,7 +106,10 @@ func (w writer) write(p []byte) (int, error) {
 		}
 		return true
 	})
-	if err == nil {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		err = op.Err // the raw-write error net wraps; it gets its write one below
+	} else if err == nil {
 		err = errno
 	}
 	if err != nil {

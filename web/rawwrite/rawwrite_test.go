@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -132,12 +133,15 @@ func TestWrite(t *testing.T) {
 
 		t.Run(network+": a write past its deadline stops with a timeout", func(t *testing.T) {
 			_, server := pair(t, network) // nobody reads
+			big := make([]byte, 64<<20)   // far more than the socket holds
 			server.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-			big := make([]byte, 256<<20)
 			n, err := server.Write(big)
 			var op *net.OpError
 			if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &op) || op.Op != "write" {
 				t.Fatalf("err = %v, want a write *net.OpError for os.ErrDeadlineExceeded", err)
+			}
+			if strings.Contains(err.Error(), "raw-write") {
+				t.Errorf("err = %q: wrapped twice, net's raw-write inside ours", err)
 			}
 			if n <= 0 || n >= len(big) {
 				t.Fatalf("wrote %d of %d bytes before the deadline", n, len(big))
