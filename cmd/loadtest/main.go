@@ -1,8 +1,8 @@
 // Command loadtest measures a signed-in member's GET /l/{id} against a
 // MovieDice server on 127.0.0.1, next to what PostgreSQL alone manages for
 // that page's queries (pgbench, same queries, as many clients as the
-// server's pool, half as many, and as many as the HTTP load; and the best
-// of those in each round), and prints a table. The sides take
+// cores, twice as many, as many as the server's pool, and as many as the
+// HTTP load; and the best of those in each round), and prints a table. The sides take
 // turns, several rounds, so that a shared machine's slow minute weighs on
 // both; each ratio is taken within a round. A second table gives each
 // side's CPU per page: the server's, PostgreSQL's, the load tool's, and
@@ -153,17 +153,13 @@ func run(duration time.Duration, rounds, conns, poolSize, films, members int, cp
 	if err := pool.QueryRow(ctx, "SELECT user_id::text FROM devices ORDER BY created_at LIMIT 1").Scan(&owner); err != nil {
 		return err
 	}
-	// PostgreSQL alone: with as many clients as the server's pool (what
-	// the page's database work meets), with half as many (in case fewer
-	// backends do better), and with as many as the HTTP load has (each
+	// PostgreSQL alone: with one and two clients per core (where its best
+	// rate usually is), with as many as the server's pool (what the page's
+	// database work meets), and with as many as the HTTP load has (each
 	// client a page view in flight).
-	clients := []int{poolSize}
-	if poolSize/2 > 0 {
-		clients = []int{poolSize / 2, poolSize}
-	}
-	if !slices.Contains(clients, conns) {
-		clients = append(clients, conns)
-	}
+	clients := []int{runtime.NumCPU(), 2 * runtime.NumCPU(), poolSize, conns}
+	slices.Sort(clients)
+	clients = slices.Compact(clients)
 	fmt.Printf("list with %d films and %d members; %d HTTP connections, %d database connections, %d rounds of %v per side, load generator %s, GOMAXPROCS=%d\n\n",
 		films, members, conns, poolSize, rounds, duration, gen, runtime.GOMAXPROCS(0))
 
