@@ -2,9 +2,9 @@
 // MovieDice server on 127.0.0.1, next to what PostgreSQL alone manages for
 // that page's queries (pgbench, same queries, as many clients as the
 // cores, twice as many, as many as the server's pool, and as many as the
-// HTTP load; and the best of those in each round), and prints a table. The sides take
-// turns, several rounds, so that a shared machine's slow minute weighs on
-// both; each ratio is taken within a round. A second table gives each
+// HTTP load; and the best of those in each round), and prints a table.
+// The sides take turns, several rounds, so that a shared machine's slow
+// minute weighs on both; each ratio is taken within a round. A second table gives each
 // side's CPU per page: the server's, PostgreSQL's, the load tool's, and
 // the cores' time none of them used. It starts its own throwaway
 // PostgreSQL and server, is bounded in time, and stops by itself. Run from
