@@ -37,12 +37,11 @@ func (s *Server) liveList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := identity.FromContext(r.Context())
-	if !s.hub.Admit(sess.DeviceID) {
-		s.renderErrorMessage(w, r, http.StatusTooManyRequests, "This browser has too many live connections open. Close a few tabs.")
-		return
-	}
 	sub := live.Subscriber{List: id, Device: sess.DeviceID, User: sess.UserID}
-	if err := s.hub.Serve(w, r, sub, []string{s.baseURL.Host}); err != nil && !errors.Is(err, live.ErrTooMany) {
+	switch err := s.hub.Serve(w, r, sub, []string{s.baseURL.Host}); {
+	case errors.Is(err, live.ErrTooMany):
+		s.renderErrorMessage(w, r, http.StatusTooManyRequests, "This browser has too many live connections open. Close a few tabs.")
+	case err != nil:
 		s.log.DebugContext(r.Context(), "live: not upgraded", "err", err)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -299,6 +301,38 @@ func TestLiveLimits(t *testing.T) {
 	}
 	if _, _, err := b.dialLive(list); err != nil {
 		t.Errorf("after one closed, another cannot open: %v", err)
+	}
+
+	// Twelve at once from a new device: eight open and stay open, four
+	// get the 429. (live's TestLimitsCountConnectionsBeingOpened holds the
+	// upgrades, so that they surely overlap.)
+	c := a.browser(t)
+	list = c.mustStartList("Twelve tabs")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var statuses []int
+	var open []*wsClient
+	for range 12 {
+		wg.Go(func() {
+			ws, res, err := c.dialLive(list)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				open = append(open, ws)
+			case res != nil:
+				statuses = append(statuses, res.StatusCode)
+			default:
+				statuses = append(statuses, 0)
+			}
+		})
+	}
+	wg.Wait()
+	if len(open) != 8 || len(statuses) != 4 || slices.ContainsFunc(statuses, func(s int) bool { return s != http.StatusTooManyRequests }) {
+		t.Fatalf("twelve at once: %d opened, the others answered %v; want 8, and four 429s", len(open), statuses)
+	}
+	for _, ws := range open {
+		ws.next() // the list's state, not a close
 	}
 }
 

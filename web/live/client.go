@@ -24,8 +24,7 @@ const (
 	StatusSignedOut   StatusCode = 4001
 	StatusRemoved     StatusCode = 4003
 	StatusListDeleted StatusCode = 4004
-	StatusTooSlow                = websocket.StatusTryAgainLater // 1013
-	StatusTryLater               = websocket.StatusTryAgainLater
+	StatusTooSlow                = websocket.StatusTryAgainLater  // 1013
 	StatusRestarting             = websocket.StatusServiceRestart // 1012
 )
 
@@ -190,33 +189,32 @@ func (c *client) ping(wait time.Duration) {
 	}
 }
 
-// Admit reports whether the device may open another live connection here.
-func (h *Hub) Admit(device uuid.UUID) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.conns < h.cfg.MaxConns && len(h.byDevice[device]) < h.cfg.MaxPerDevice
-}
-
 // Serve upgrades the request to a websocket that streams s.List's
 // fragments: the full current state first, then every change, until the
 // peer leaves, the connection is closed by an event (sign-out, removal,
 // the list deleted), it falls behind, or the hub shuts down. originHosts
 // are the hosts pages may connect from. It returns once the connection is
 // set up; the streaming goes on in the background.
+//
+// If s.Device, or the instance, already has as many live connections as
+// allowed, counting those still being upgraded, Serve returns ErrTooMany
+// and has written nothing: the caller answers. Any other error has been
+// answered.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, s Subscriber, originHosts []string) error {
+	if err := h.admit(s.Device); err != nil {
+		return err
+	}
 	hj := &smallBuffers{ResponseWriter: w}
 	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{OriginPatterns: originHosts})
 	if err != nil {
+		h.unadmit(s.Device)
 		return err // Accept has answered
 	}
 	// The connection outlives the request and keeps nothing of it: not
 	// its context, nor the handler's goroutine, whose stack grew deep in
 	// the middleware and the membership query.
 	c := &client{Subscriber: s, conn: conn, out: hj.sock, queueLen: h.cfg.QueueLen}
-	if err := h.register(c); err != nil {
-		conn.Close(StatusTryLater, "too many live connections")
-		return err
-	}
+	h.register(c)
 	go h.read(conn, c)
 	return nil
 }

@@ -124,7 +124,10 @@ type Hub struct {
 	mu       sync.Mutex
 	topics   map[uuid.UUID]*topic
 	byDevice map[uuid.UUID]map[*client]struct{}
-	conns    int
+	// upgrading counts, per device, the connections admitted and not yet
+	// registered; conns counts both.
+	upgrading map[uuid.UUID]int
+	conns     int
 
 	listening chan struct{} // closed once the first LISTEN is up
 	onceUp    sync.Once
@@ -160,7 +163,7 @@ func New(cfg Config) *Hub {
 		cfg.FeedUp = func(bool) {}
 	}
 	return &Hub{cfg: cfg, log: cfg.Log, topics: map[uuid.UUID]*topic{}, byDevice: map[uuid.UUID]map[*client]struct{}{},
-		listening: make(chan struct{}), instance: uuid.NewString(), presence: newPresence()}
+		upgrading: map[uuid.UUID]int{}, listening: make(chan struct{}), instance: uuid.NewString(), presence: newPresence()}
 }
 
 // Listening is closed once the hub first listens to the feed.
@@ -302,13 +305,40 @@ func (h *Hub) closeDevice(device uuid.UUID) {
 // connections as allowed.
 var ErrTooMany = errors.New("live: too many connections")
 
-// register adds c to its list's topic, starting the topic if needed.
-func (h *Hub) register(c *client) error {
+// admit counts a connection of device against the limits before its
+// upgrade, so that upgrades at the same moment cannot pass a limit
+// together. register, or unadmit if the upgrade fails, must follow.
+func (h *Hub) admit(device uuid.UUID) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.conns >= h.cfg.MaxConns || len(h.byDevice[c.Device]) >= h.cfg.MaxPerDevice {
+	if h.conns >= h.cfg.MaxConns || len(h.byDevice[device])+h.upgrading[device] >= h.cfg.MaxPerDevice {
 		return ErrTooMany
 	}
+	h.conns++
+	h.upgrading[device]++
+	return nil
+}
+
+// unadmit gives back what admit counted.
+func (h *Hub) unadmit(device uuid.UUID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.conns--
+	h.doneUpgrading(device)
+}
+
+func (h *Hub) doneUpgrading(device uuid.UUID) {
+	if h.upgrading[device]--; h.upgrading[device] <= 0 {
+		delete(h.upgrading, device)
+	}
+}
+
+// register adds c, admitted, to its list's topic, starting the topic if
+// needed.
+func (h *Hub) register(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.doneUpgrading(c.Device)
 	t := h.topics[c.List]
 	if t == nil {
 		t = newTopic(h, c.List)
@@ -320,8 +350,6 @@ func (h *Hub) register(c *client) error {
 		h.byDevice[c.Device] = map[*client]struct{}{}
 	}
 	h.byDevice[c.Device][c] = struct{}{}
-	h.conns++
-	return nil
 }
 
 // unregister removes c; a topic with no subscribers left stops.

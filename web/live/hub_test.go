@@ -1,9 +1,11 @@
 package live
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -280,9 +282,11 @@ type recorder struct{ sent chan []byte }
 func subscribe(t *testing.T, h *Hub, list, user uuid.UUID) *recorder {
 	t.Helper()
 	conn := &recorder{sent: make(chan []byte, 64)}
-	if err := h.register(&client{Subscriber: Subscriber{List: list, Device: uuid.New(), User: user}, conn: conn, out: conn, queueLen: 64}); err != nil {
+	device := uuid.New()
+	if err := h.admit(device); err != nil {
 		t.Fatal(err)
 	}
+	h.register(&client{Subscriber: Subscriber{List: list, Device: device, User: user}, conn: conn, out: conn, queueLen: 64})
 	return conn
 }
 
@@ -480,5 +484,86 @@ func TestWhoIsHereIsNotResentToEveryoneForEveryTab(t *testing.T) {
 		if got := c.next(t); got != "who 5" {
 			t.Errorf("after a viewer's new name: got %q", got)
 		}
+	}
+}
+
+// gatedHijack holds a live connection's upgrade until gate closes.
+type gatedHijack struct {
+	http.ResponseWriter
+	gate <-chan struct{}
+}
+
+func (g gatedHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	<-g.gate
+	return http.NewResponseController(g.ResponseWriter).Hijack()
+}
+
+// Connections still being upgraded count against the limits: tabs that
+// open at the same moment cannot pass them together, and the one too many
+// is refused before its upgrade (here with the 429 the app sends), not
+// upgraded and then closed.
+func TestLimitsCountConnectionsBeingOpened(t *testing.T) {
+	h := New(Config{
+		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
+			return []byte("<div id=movies></div>"), 1, true, nil
+		},
+		Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MaxPerDevice: 2, MaxConns: 3,
+	})
+	list, device := uuid.New(), uuid.New()
+	gate := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dev := device
+		if r.URL.Query().Has("other") {
+			dev = uuid.New()
+		}
+		err := h.Serve(gatedHijack{w, gate}, r, Subscriber{List: list, Device: dev, User: uuid.New()}, nil)
+		if errors.Is(err, ErrTooMany) {
+			http.Error(w, "too many", http.StatusTooManyRequests)
+		}
+	}))
+	t.Cleanup(func() {
+		h.Shutdown()
+		srv.Close()
+	})
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	dial := func(query string) (*websocket.Conn, *http.Response, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return websocket.Dial(ctx, url+query, nil)
+	}
+	opened := make(chan error, 3)
+	openHeld := func(query string) {
+		go func() {
+			c, _, err := dial(query)
+			if err == nil {
+				t.Cleanup(func() { c.CloseNow() })
+				_, _, err = c.Read(context.Background()) // the full state
+			}
+			opened <- err
+		}()
+	}
+	refused := func(query, why string) {
+		t.Helper()
+		if _, res, err := dial(query); err == nil || res == nil || res.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("%s: err %v, response %v; want a 429", why, err, res)
+		}
+	}
+
+	openHeld("")
+	openHeld("")
+	waitForConns(t, h, 2) // both admitted, both held before their upgrades
+	refused("", "a third of the device's while two are being opened")
+	openHeld("?other")
+	waitForConns(t, h, 3)
+	refused("?other", "another device's with the instance full")
+	close(gate)
+	for range 3 {
+		if err := <-opened; err != nil {
+			t.Errorf("an admitted connection did not open: %v", err)
+		}
+	}
+	if n := h.Conns(); n != 3 {
+		t.Errorf("%d connections counted once open, want 3", n)
 	}
 }
