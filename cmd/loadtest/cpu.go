@@ -17,8 +17,8 @@ import (
 // between, say what a page costs each part: a steadier figure than
 // requests per second on a machine whose speed drifts.
 type cpuTimes struct {
-	server   time.Duration // this process: the server (and the built-in load generator, -gen go)
-	tools    time.Duration // finished child processes: wrk, pgbench
+	server   time.Duration // this process: the server
+	tools    time.Duration // finished child processes: the load generator (built in or wrk), pgbench
 	postgres time.Duration // the postmaster, its live children, and its finished ones
 }
 

@@ -3,14 +3,16 @@
 // that page's queries (pgbench, same queries, as many clients as the
 // cores, twice as many, as many as the server's pool, and as many as the
 // HTTP load; and the best of those in each round), and prints a table.
-// The sides take turns, several rounds, so that a shared machine's slow
-// minute weighs on both; each ratio is taken within a round. A second table gives each
+// The HTTP load comes from wrk or, without it (or with -gen go), from a
+// built-in generator in a process of its own (hitCommand). The sides take
+// turns, several rounds, so that a shared machine's slow minute weighs on
+// both; each ratio is taken within a round. A second table gives each
 // side's CPU per page: the server's, PostgreSQL's, the load tool's, and
 // the cores' time none of them used. It starts its own throwaway
 // PostgreSQL and server, is bounded in time, and stops by itself. Run from
 // the repository root:
 //
-//	go run ./cmd/loadtest [-duration 5s] [-rounds 3] [-conns 32] [-pool 0] [-cpuprofile cpu.out]
+//	go run ./cmd/loadtest [-duration 5s] [-rounds 3] [-conns 32] [-pool 0] [-gen auto] [-cpuprofile cpu.out]
 package main
 
 import (
@@ -34,7 +36,6 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,7 +56,10 @@ func main() {
 	films := flag.Int("films", 50, "films on the list")
 	members := flag.Int("members", 5, "members of the list, owner included")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the server during the HTTP run to this file")
-	gen := flag.String("gen", "auto", "HTTP load generator: wrk (lighter, so more of the cores go to the server), go (built in), or auto (wrk when installed)")
+	gen := flag.String("gen", "auto", "HTTP load generator: wrk, go (built in, Linux only), or auto (wrk when installed, else go)")
+	if len(os.Args) > 1 && os.Args[1] == "hit" {
+		os.Exit(hitCommand(os.Args[2:])) // the built-in generator's own process
+	}
 	flag.Parse()
 	if *duration < time.Second || *duration > 5*time.Minute || *rounds < 1 || *rounds > 20 || *conns > 1000 || *poolSize > 100 {
 		fmt.Fprintln(os.Stderr, "loadtest: keep it bounded: -duration 1s to 5m, -rounds 1 to 20, -conns at most 1000, -pool at most 100")
@@ -63,9 +67,13 @@ func main() {
 	}
 	if *gen == "auto" {
 		*gen = "go"
-		if _, err := exec.LookPath("wrk"); err == nil {
+		if _, err := exec.LookPath("wrk"); err == nil || !hitSupported {
 			*gen = "wrk"
 		}
+	}
+	if *gen != "go" && *gen != "wrk" || *gen == "go" && !hitSupported {
+		fmt.Fprintln(os.Stderr, "loadtest: -gen is go (on Linux), wrk or auto")
+		os.Exit(2)
 	}
 	if err := run(*duration, *rounds, *conns, *poolSize, *films, *members, *cpuprofile, *gen); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -163,7 +171,7 @@ func run(duration time.Duration, rounds, conns, poolSize, films, members int, cp
 	fmt.Printf("list with %d films and %d members; %d HTTP connections, %d database connections, %d rounds of %v per side, load generator %s, GOMAXPROCS=%d\n\n",
 		films, members, conns, poolSize, rounds, duration, gen, runtime.GOMAXPROCS(0))
 
-	load := hammer
+	load := builtin
 	if gen == "wrk" {
 		load = wrk
 	}
@@ -249,11 +257,7 @@ func run(duration time.Duration, rounds, conns, poolSize, films, members int, cp
 	fmt.Printf("\nCPU per page, µs (%d cores; idle or other: the cores' time no part used, or other processes on the machine):\n\n", runtime.NumCPU())
 	fmt.Println("| side | server | PostgreSQL | load tool | idle or other | total |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|")
-	server := fmt.Sprintf("%.0f", mid.cpu.server)
-	if gen == "go" {
-		server += " (with the load generator)"
-	}
-	fmt.Printf("| HTTP, %d connections | %s | %.0f | %.0f | %.0f | %.0f |\n", conns, server, mid.cpu.postgres, mid.cpu.tools, mid.cpu.idle, mid.cpu.total)
+	fmt.Printf("| HTTP, %d connections | %.0f | %.0f | %.0f | %.0f | %.0f |\n", conns, mid.cpu.server, mid.cpu.postgres, mid.cpu.tools, mid.cpu.idle, mid.cpu.total)
 	for i, c := range clients {
 		m := median(dbCPU[i], func(a, b perPage) int { return cmp.Compare(a.total, b.total) })
 		fmt.Printf("| pgbench, %d clients | | %.0f | %.0f | %.0f | %.0f |\n", c, m.postgres, m.tools, m.idle, m.total)
@@ -455,7 +459,7 @@ func pgbench(ctx context.Context, cluster *pgdev.Cluster, dir string, conns int,
 
 // wrk runs wrk against page with cookie for d and reads its summary.
 func wrk(page string, cookie *http.Cookie, conns int, d time.Duration) result {
-	out, err := exec.Command("wrk", "-t", "2", "-c", fmt.Sprint(conns), "-d", fmt.Sprintf("%ds", int(d.Seconds())),
+	out, err := exec.Command("wrk", "-t", fmt.Sprint(loadThreads), "-c", fmt.Sprint(conns), "-d", fmt.Sprintf("%ds", int(d.Seconds())),
 		"--latency", "-H", "Cookie: "+cookie.Name+"="+cookie.Value, page).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "wrk: %v\n%s", err, out)
@@ -490,49 +494,4 @@ type result struct {
 	p50, p99 time.Duration
 	errors   int
 	cpu      perPage
-}
-
-// hammer sends GET page with cookie from conns keep-alive clients for d.
-func hammer(page string, cookie *http.Cookie, conns int, d time.Duration) result {
-	var mu sync.Mutex
-	var all []time.Duration
-	errs := 0
-	deadline := time.Now().Add(d)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range conns {
-		wg.Go(func() {
-			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}}
-			var mine []time.Duration
-			bad := 0
-			for time.Now().Before(deadline) {
-				req, _ := http.NewRequest("GET", page, nil)
-				req.AddCookie(cookie)
-				t0 := time.Now()
-				res, err := client.Do(req)
-				if err != nil {
-					bad++
-					continue
-				}
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode != 200 {
-					bad++
-					continue
-				}
-				mine = append(mine, time.Since(t0))
-			}
-			mu.Lock()
-			all = append(all, mine...)
-			errs += bad
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	slices.Sort(all)
-	if len(all) == 0 {
-		return result{errors: errs}
-	}
-	return result{rps: float64(len(all)) / elapsed.Seconds(), count: len(all), p50: all[len(all)/2], p99: all[len(all)*99/100], errors: errs}
 }
