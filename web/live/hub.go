@@ -371,7 +371,8 @@ func (h *Hub) unregister(c *client) {
 	}
 }
 
-// Conns reports how many live connections this instance holds.
+// Conns reports how many live connections this instance holds, counting
+// those being opened.
 func (h *Hub) Conns() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
