@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/moviedice/moviedice/web/rawwrite"
 )
 
 // hitSupported says whether this platform has the built-in generator.
@@ -258,7 +260,7 @@ func (w *hitWorker) run(deadline time.Time) {
 func (w *hitWorker) send(c *hitConn) bool {
 	c.got, c.want, c.head = 0, 0, c.head[:0]
 	c.sent = time.Now()
-	n, err := rawIO(syscall.SYS_WRITE, c.fd, w.req)
+	n, err := rawwrite.Send(uintptr(c.fd), w.req)
 	if err != nil || n != len(w.req) {
 		w.errors++
 		w.drop(c)
@@ -271,7 +273,7 @@ func (w *hitWorker) send(c *hitConn) bool {
 // not ok on a closed connection, a malformed response, or a status
 // other than 200.
 func (w *hitWorker) receive(c *hitConn) (done, ok bool) {
-	n, err := rawIO(syscall.SYS_READ, c.fd, w.buf)
+	n, err := rawRead(c.fd, w.buf)
 	if err == syscall.EAGAIN || err == syscall.EINTR {
 		return false, true
 	}
@@ -329,11 +331,11 @@ func parseHead(head []byte) (contentLength int, ok bool) {
 	return contentLength, contentLength >= 0
 }
 
-// epollWait and rawIO are epoll_pwait, read and write as raw system
-// calls, which keep the thread's processor: as ordinary ones, a wait that
-// outlasted the runtime monitor's tick had the processor handed over,
-// waking other threads, and the generator spent more per response than
-// wrk. The worker's thread is its own (LockOSThread). A garbage collection
+// epollWait and rawRead, like rawwrite.Send for the requests, are raw
+// system calls, which keep the thread's processor: as ordinary ones, a
+// wait that outlasted the runtime monitor's tick had the processor handed
+// over, waking other threads, and the generator spent more per response
+// than wrk. The worker's thread is its own (LockOSThread). A garbage collection
 // that must stop the world signals the thread, which ends the wait with
 // EINTR, and the next call of epollWait (not inlined, so its entry is a
 // point where the goroutine can stop) lets it; without asynchronous
@@ -349,8 +351,8 @@ func epollWait(epfd int, events []syscall.EpollEvent, msec int) (int, error) {
 	return int(n), nil
 }
 
-func rawIO(call uintptr, fd int, p []byte) (int, error) {
-	n, _, errno := syscall.RawSyscall(call, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+func rawRead(fd int, p []byte) (int, error) {
+	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 	if errno != 0 {
 		return 0, errno
 	}
