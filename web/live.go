@@ -20,30 +20,58 @@ import (
 const liveRollWindow = 5 * time.Second
 
 // liveList is GET /l/{id}/live: the list's websocket. Membership is checked
-// before the upgrade; anyone else gets the 404 a missing list gets.
+// before the upgrade; anyone else gets the 404 a missing list gets. The
+// hub checks again, with mayFollow, once the connection is registered.
 func (s *Server) liveList(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
-	if err == nil {
-		err = s.read(r, func(q *queries.Queries, sess *identity.Session) error {
-			member, err := q.IsListMember(r.Context(), queries.IsListMemberParams{ListID: id, UserID: sess.UserID})
-			if err == nil && !member {
-				err = errNotFound
-			}
-			return err
-		})
+	sess := identity.FromContext(r.Context())
+	switch {
+	case err != nil:
+	case sess == nil:
+		err = errNotFound
+	default:
+		err = s.onList(r.Context(), id, sess.UserID)
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	sess := identity.FromContext(r.Context())
 	sub := live.Subscriber{List: id, Device: sess.DeviceID, User: sess.UserID}
-	switch err := s.hub.Serve(w, r, sub, []string{s.baseURL.Host}); {
+	switch err := s.hub.Serve(w, r, sub, s.mayFollow, []string{s.baseURL.Host}); {
 	case errors.Is(err, live.ErrTooMany):
 		s.renderErrorMessage(w, r, http.StatusTooManyRequests, "This browser has too many live connections open. Close a few tabs.")
 	case err != nil:
 		s.log.DebugContext(r.Context(), "live: not upgraded", "err", err)
 	}
+}
+
+// onList reads, acting as user, whether user is on list: ENOTFOUND if not.
+func (s *Server) onList(ctx context.Context, list, user uuid.UUID) error {
+	return queries.ReadAsUser(ctx, s.pool, user, func(q *queries.Queries) error {
+		member, err := q.IsListMember(ctx, queries.IsListMemberParams{ListID: list, UserID: user})
+		if err == nil && !member {
+			err = errNotFound
+		}
+		return err
+	})
+}
+
+// mayFollow is the hub's live.Check: the subscriber's device is still
+// signed in, as its user (not signed out, nor merged into another user),
+// and that user still on the list.
+func (s *Server) mayFollow(ctx context.Context, sub live.Subscriber) error {
+	dev, err := s.q.GetSessionForDevice(ctx, sub.Device)
+	switch err = queries.Translate(err); {
+	case queries.ErrorCode(err) == queries.ENOTFOUND, err == nil && dev.UserID != sub.User:
+		return live.ErrSignedOut
+	case err != nil:
+		return err
+	}
+	err = s.onList(ctx, sub.List, sub.User)
+	if queries.ErrorCode(err) == queries.ENOTFOUND {
+		return live.ErrRemoved
+	}
+	return err
 }
 
 // renderLive is the hub's Renderer: the list's live fragment, read acting

@@ -1,8 +1,11 @@
 package web
 
 import (
+	"bufio"
 	"context"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -85,17 +88,24 @@ func (c *wsClient) waitFor(want string) string {
 }
 
 // closedWith waits (up to 1 s, the contract) for the server to close the
-// connection, and returns the close code.
-func (c *wsClient) closedWith() websocket.StatusCode {
+// connection, and returns the close code. No message before the close may
+// contain any of leaks.
+func (c *wsClient) closedWith(leaks ...string) websocket.StatusCode {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	for {
-		if _, _, err := c.conn.Read(ctx); err != nil {
+		_, msg, err := c.conn.Read(ctx)
+		if err != nil {
 			if ctx.Err() != nil {
 				c.t.Fatalf("connection still open after 1 s")
 			}
 			return websocket.CloseStatus(err)
+		}
+		for _, leak := range leaks {
+			if strings.Contains(string(msg), leak) {
+				c.t.Errorf("sent %q before its close:\n%s", leak, msg)
+			}
 		}
 	}
 }
@@ -221,21 +231,147 @@ func TestLiveList(t *testing.T) {
 	})
 }
 
+// A removal or sign-out the hub never heard of, because its feed was down
+// or the connection was still being opened when it was announced, still
+// closes the connection, before it is sent anything more of the list; the
+// members left keep getting every change.
+func TestLiveClosesWhatTheHubMissed(t *testing.T) {
+	// What a closed connection must never have been sent: the whole list
+	// (a resync's), and the film added after its end.
+	const added = "Added after the end"
+	leaks := []string{`id="movies"`, added}
+	// ends opens the list live as the member (who goes) and the owner (who
+	// stays), ends the member's subscription with end, and checks what
+	// each hears afterwards.
+	ends := func(t *testing.T, w *sweepWorld, end func(), want live.StatusCode) {
+		t.Helper()
+		list := "/l/" + w.list
+		gone := w.m.mustDialLive(list)
+		gone.next()
+		stays := w.o.mustDialLive(list)
+		stays.next()
+		end()
+		res, _ := w.o.post(list+"/movies", "title", added)
+		mustRedirect(t, res, list)
+		stays.waitFor(added)
+		if code := gone.closedWith(leaks...); code != want {
+			t.Errorf("closed with %d, want %d", code, want)
+		}
+		res, _ = w.o.post(list + "/roll")
+		mustRedirect(t, res, list)
+		stays.waitFor("Tonight")
+	}
+	t.Run("a member removed while the feed was down is closed at its resync", func(t *testing.T) {
+		a := mustAppWith(t, unlimited)
+		w := a.mustSweepWorld(t)
+		ends(t, w, func() {
+			a.whileFeedDown(t, "DELETE FROM list_members WHERE list_id = $1 AND user_id = $2", w.list, w.mID)
+		}, live.StatusRemoved)
+	})
+	t.Run("a device signed out while the feed was down is closed at its resync", func(t *testing.T) {
+		a := mustAppWith(t, unlimited)
+		w := a.mustSweepWorld(t)
+		ends(t, w, func() {
+			a.whileFeedDown(t, "DELETE FROM devices WHERE id = $1", w.devices[w.m])
+		}, live.StatusSignedOut)
+	})
+	t.Run("a member removed while their connection is being opened is closed before it gets anything", func(t *testing.T) {
+		a := mustAppWith(t, unlimited)
+		w := a.mustSweepWorld(t)
+		list := "/l/" + w.list
+		stays := w.o.mustDialLive(list)
+		stays.next()
+		// The member's connection passes the membership check, then its
+		// upgrade is held while the owner removes them and the hub hears of
+		// it (the owner's tab gets the new member list).
+		held, gate := make(chan struct{}), make(chan struct{})
+		holding := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			a.srv.ServeHTTP(heldUpgrade{ResponseWriter: rw, held: held, gate: gate}, r)
+		}))
+		t.Cleanup(holding.Close)
+		opening := &browser{t: t, app: &testApp{Server: holding, srv: a.srv, db: a.db}, client: w.m.client}
+		dialed := make(chan *wsClient, 1)
+		go func() {
+			c, _, _ := opening.dialLive(list)
+			dialed <- c
+		}()
+		<-held
+		res, _ := w.o.post(list + "/members/" + w.mID + "/remove")
+		mustRedirect(t, res, list)
+		stays.waitFor(`id="members"`)
+		close(gate)
+		gone := <-dialed
+		if gone == nil {
+			t.Fatal("the upgrade failed")
+		}
+		if code := gone.closedWith(`id="movies"`, `id="members"`, `id="presence"`, "Film on "); code != live.StatusRemoved {
+			t.Errorf("closed with %d, want %d", code, live.StatusRemoved)
+		}
+		res, _ = w.o.post(list+"/movies", "title", added)
+		mustRedirect(t, res, list)
+		stays.waitFor(added)
+	})
+}
+
+// heldUpgrade holds a websocket upgrade, after telling held it got there,
+// until gate closes.
+type heldUpgrade struct {
+	http.ResponseWriter
+	held chan<- struct{}
+	gate <-chan struct{}
+}
+
+func (h heldUpgrade) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	close(h.held)
+	<-h.gate
+	return http.NewResponseController(h.ResponseWriter).Hijack()
+}
+
 func TestLiveResyncAfterListenerDrop(t *testing.T) {
 	a := mustAppWith(t, unlimited)
 	o := a.browser(t)
 	list := o.mustStartList("Resync")
 	c := o.mustDialLive(list)
 	c.next()
-	ctx := context.Background()
-	var n int64
-	if err := a.db.Super(t).QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()", live.ListenerName).Scan(&n); err != nil || n != 1 {
-		t.Fatalf("terminated %d listeners (%v)", n, err)
-	}
-	// Written while the hub has no listener: its event is lost, so only the
-	// resync after the reconnect can bring it.
-	a.db.MustExec(t, "INSERT INTO movies (list_id, added_by, title) SELECT id, owner_id, 'Missed while away' FROM lists")
+	a.whileFeedDown(t, "INSERT INTO movies (list_id, added_by, title) SELECT id, owner_id, 'Missed while away' FROM lists")
 	c.waitFor("Missed while away")
+}
+
+// whileFeedDown runs the change sql (as the superuser, as an operator
+// would) with the hub's LISTEN connection cut, so that its announcements
+// are lost and only the hub's resync once it listens again can find them
+// out. It returns once the hub listens again.
+func (a *testApp) whileFeedDown(t *testing.T, sql string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	db := a.db.Super(t)
+	const listener = "SELECT pid, backend_start FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND pid <> $2"
+	var old int64
+	var since time.Time
+	if err := db.QueryRow(ctx, listener, live.ListenerName, 0).Scan(&old, &since); err != nil {
+		t.Fatalf("no listener: %v", err)
+	}
+	var gone bool
+	if err := db.QueryRow(ctx, "SELECT pg_terminate_backend($1)", old).Scan(&gone); err != nil || !gone {
+		t.Fatalf("listener %d not terminated (%v)", old, err)
+	}
+	if _, err := db.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("exec %q: %v", sql, err)
+	}
+	var changed time.Time
+	db.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&changed)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var pid int64
+		err := db.QueryRow(ctx, listener, live.ListenerName, old).Scan(&pid, &since)
+		switch {
+		case err == nil && !since.After(changed):
+			t.Fatalf("the hub listened again before the change was made: it heard of it (old %d new %d since %v changed %v)", old, pid, since, changed)
+		case err == nil:
+			return
+		case time.Now().After(deadline):
+			t.Fatalf("the hub did not listen again within 5 s (%v)", err)
+		}
+	}
 }
 
 // A quiet feed is checked (the hub pings its connection when nothing came

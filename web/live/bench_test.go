@@ -33,7 +33,7 @@ func BenchmarkFanOut(b *testing.B) {
 				MaxConns: n, MaxPerDevice: n,
 			})
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				h.Serve(w, r, Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, nil)
+				h.Serve(w, r, Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, allow, nil)
 			}))
 			defer srv.Close()
 			defer h.Shutdown()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -26,6 +27,9 @@ const (
 	StatusListDeleted StatusCode = 4004
 	StatusTooSlow                = websocket.StatusTryAgainLater  // 1013
 	StatusRestarting             = websocket.StatusServiceRestart // 1012
+	// StatusUncheckable: a subscriber could not be checked again; the
+	// browser comes back, and is checked at the door.
+	StatusUncheckable = websocket.StatusTryAgainLater // 1013
 )
 
 const (
@@ -44,6 +48,21 @@ const (
 type Subscriber struct {
 	List, Device, User uuid.UUID
 }
+
+// Check tells whether s may still follow its list: nil if its device is
+// still signed in, as its user, and the user is on the list; ErrSignedOut
+// or ErrRemoved if not; any other error if it cannot tell. The hub asks
+// it whenever it may have missed the announcement that ends a
+// subscription: once the connection is registered, and after the feed was
+// down.
+type Check func(ctx context.Context, s Subscriber) error
+
+// What a Check answers for a subscriber that may no longer follow its
+// list; the texts are the close reasons.
+var (
+	ErrSignedOut = errors.New("this device was signed out")
+	ErrRemoved   = errors.New("you are no longer on this list")
+)
 
 // wsConn is the part of *websocket.Conn a client uses: its control frames.
 type wsConn interface {
@@ -68,6 +87,7 @@ type frameWriter interface {
 // parked writers, tickers and their stacks.
 type client struct {
 	Subscriber
+	check    Check
 	conn     wsConn
 	out      frameWriter
 	queueLen int
@@ -192,15 +212,18 @@ func (c *client) ping(wait time.Duration) {
 // Serve upgrades the request to a websocket that streams s.List's
 // fragments: the full current state first, then every change, until the
 // peer leaves, the connection is closed by an event (sign-out, removal,
-// the list deleted), it falls behind, or the hub shuts down. originHosts
-// are the hosts pages may connect from. It returns once the connection is
-// set up; the streaming goes on in the background.
+// the list deleted), it falls behind, or the hub shuts down. check is
+// asked again once the connection is registered and after the feed was
+// down (see Check): a connection that fails it is closed, and sent
+// nothing more. originHosts are the hosts pages may connect from. It
+// returns once the connection is set up; the streaming goes on in the
+// background.
 //
 // If s.Device, or the instance, already has as many live connections as
 // allowed, counting those still being upgraded, Serve returns ErrTooMany
 // and has written nothing: the caller answers. Any other error has been
 // answered.
-func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, s Subscriber, originHosts []string) error {
+func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, s Subscriber, check Check, originHosts []string) error {
 	if err := h.admit(s.Device); err != nil {
 		return err
 	}
@@ -213,8 +236,8 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, s Subscriber, origin
 	// The connection outlives the request and keeps nothing of it: not
 	// its context, nor the handler's goroutine, whose stack grew deep in
 	// the middleware and the membership query.
-	c := &client{Subscriber: s, conn: conn, out: hj.sock, queueLen: h.cfg.QueueLen}
-	h.register(c)
+	c := &client{Subscriber: s, check: check, conn: conn, out: hj.sock, queueLen: h.cfg.QueueLen}
+	h.join(r.Context(), c)
 	go h.read(conn, c)
 	return nil
 }

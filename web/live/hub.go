@@ -171,8 +171,9 @@ func (h *Hub) Listening() <-chan struct{} { return h.listening }
 
 // Run listens to the feed until ctx is done, reconnecting with backoff and
 // jitter when the connection drops. After every (re)connect all
-// subscribers are sent their list's full current state, since events may
-// have been missed meanwhile.
+// subscribers are checked again and those still allowed sent their list's
+// full current state, since events (a removal, a sign-out) may have been
+// missed meanwhile.
 func (h *Hub) Run(ctx context.Context) {
 	go h.announceLoop(ctx)
 	go h.pingLoop(ctx)
@@ -268,7 +269,7 @@ func (h *Hub) dispatch(e Event) {
 		return
 	case "list_members.delete":
 		if user, err := uuid.Parse(e.Row); err == nil {
-			t.closeUser(user, StatusRemoved, "you are no longer on this list")
+			t.closeUser(user, StatusRemoved, ErrRemoved.Error())
 		}
 	}
 	parts, film := partsOf(e.Kind), uuid.Nil
@@ -281,6 +282,8 @@ func (h *Hub) dispatch(e Event) {
 	t.mark(parts, film)
 }
 
+// resyncAll has every topic check its subscribers again and send the full
+// state to those left.
 func (h *Hub) resyncAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -297,8 +300,24 @@ func (h *Hub) closeDevice(device uuid.UUID) {
 	}
 	h.mu.Unlock()
 	for _, c := range cs {
-		c.close(StatusSignedOut, "this device was signed out")
+		c.close(StatusSignedOut, ErrSignedOut.Error())
 	}
+}
+
+// checkTimeout bounds one join's check, or one topic's checks after the
+// feed was down.
+const checkTimeout = 10 * time.Second
+
+// closeFor is how to close a connection whose Check answered err.
+func (h *Hub) closeFor(err error) (StatusCode, string) {
+	switch {
+	case errors.Is(err, ErrSignedOut):
+		return StatusSignedOut, ErrSignedOut.Error()
+	case errors.Is(err, ErrRemoved):
+		return StatusRemoved, ErrRemoved.Error()
+	}
+	h.log.Warn("live: check subscriber", "err", err)
+	return StatusUncheckable, "could not check this connection; reconnect"
 }
 
 // ErrTooMany is returned when a device or the instance has as many live
@@ -333,9 +352,26 @@ func (h *Hub) doneUpgrading(device uuid.UUID) {
 	}
 }
 
-// register adds c, admitted, to its list's topic, starting the topic if
-// needed.
-func (h *Hub) register(c *client) {
+// join registers c, asks its check again, and subscribes it, or closes
+// it if the check fails. The caller checked before the upgrade, but a
+// removal or sign-out announced between then and register found no
+// connection to close: the check sees it. One announced later closes c
+// itself. Until the check passes, c is sent nothing of the list.
+func (h *Hub) join(ctx context.Context, c *client) {
+	t := h.register(c)
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	if err := c.check(ctx, c.Subscriber); err != nil {
+		c.close(h.closeFor(err))
+		return
+	}
+	t.add(c)
+}
+
+// register adds c, admitted, to its device's connections and, held, to
+// its list's topic, starting the topic if needed: from then on closes
+// reach it, and nothing else does until the topic adds it.
+func (h *Hub) register(c *client) *topic {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.doneUpgrading(c.Device)
@@ -345,11 +381,12 @@ func (h *Hub) register(c *client) {
 		h.topics[c.List] = t
 		go t.run()
 	}
-	t.add(c)
+	t.hold(c)
 	if h.byDevice[c.Device] == nil {
 		h.byDevice[c.Device] = map[*client]struct{}{}
 	}
 	h.byDevice[c.Device][c] = struct{}{}
+	return t
 }
 
 // unregister removes c; a topic with no subscribers left stops.

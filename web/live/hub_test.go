@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -220,6 +222,187 @@ func TestChangeSeenByAnEarlierRenderStillGoesOut(t *testing.T) {
 	}
 }
 
+// A subscriber the renderer finds can no longer see the list (a removal
+// this hub never heard of) is closed as removed, and gets nothing rendered
+// as someone else from then on; the others keep getting every change. The
+// hub tries its subscribers in no set order, so changes come until it has
+// tried the removed one.
+func TestSubscriberTheRendererCannotFindIsClosed(t *testing.T) {
+	list, removed, stays := uuid.New(), uuid.New(), uuid.New()
+	var version atomic.Int64
+	var gone, triedGone atomic.Bool
+	render := func(_ context.Context, _, as uuid.UUID, _ Update) ([]byte, int64, bool, error) {
+		if as == removed && gone.Load() {
+			triedGone.Store(true)
+			return nil, 0, false, nil
+		}
+		return []byte(fmt.Sprintf("version %d", version.Load())), version.Load(), true, nil
+	}
+	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	left := subscribe(t, h, list, removed)
+	left.next(t)
+	other := subscribe(t, h, list, stays)
+	other.next(t)
+	gone.Store(true)
+	change := func() string {
+		t.Helper()
+		v := version.Add(1)
+		h.dispatch(Event{List: list, Kind: "rolls.insert", Version: v})
+		want := fmt.Sprintf("version %d", v)
+		if got := other.next(t); got != want {
+			t.Fatalf("the member left got %q, want %q", got, want)
+		}
+		return want
+	}
+	var discovered string // what was rendered when the removal was found out
+	for range 100 {
+		if discovered = change(); triedGone.Load() {
+			break
+		}
+	}
+	if !triedGone.Load() {
+		t.Fatal("never rendered as the removed user")
+	}
+	code, before := left.closedWith(t)
+	if code != StatusRemoved {
+		t.Errorf("closed with %d, want %d", code, StatusRemoved)
+	}
+	if slices.Contains(before, discovered) {
+		t.Errorf("the removed user got %q, rendered once they were found gone", discovered)
+	}
+	change()
+	if len(left.sent) > 0 {
+		t.Errorf("the removed user got %q after its close", <-left.sent)
+	}
+}
+
+// A new connection is checked again once registered: one whose user was
+// removed, or whose device was signed out, since the check before its
+// upgrade is closed as such, and one that cannot be checked is told to
+// reconnect; none of them is sent anything of the list. The others are
+// not disturbed.
+func TestJoinerIsCheckedAgainOnceRegistered(t *testing.T) {
+	list := uuid.New()
+	h := New(Config{
+		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
+			return []byte("list"), 1, true, nil
+		},
+		RenderPresence: func(context.Context, uuid.UUID, []uuid.UUID) ([]byte, error) { return []byte("who"), nil },
+		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	member := subscribe(t, h, list, uuid.New())
+	if got := member.next(t) + ", " + member.next(t); got != "list, who" {
+		t.Fatalf("a member got %q", got)
+	}
+	for _, tc := range []struct {
+		name  string
+		check error
+		want  StatusCode
+	}{
+		{"removed since", ErrRemoved, StatusRemoved},
+		{"signed out since", ErrSignedOut, StatusSignedOut},
+		{"cannot be checked", errors.New("database unreachable"), StatusUncheckable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			joiner := subscribeChecked(t, h, Subscriber{List: list, Device: uuid.New(), User: uuid.New()},
+				func(context.Context, Subscriber) error { return tc.check })
+			code, before := joiner.closedWith(t)
+			if code != tc.want || len(before) > 0 {
+				t.Errorf("closed with %d after %q, want %d after nothing", code, before, tc.want)
+			}
+		})
+	}
+	h.dispatch(Event{List: list, Kind: "rolls.insert"})
+	if got := member.next(t); got != "list" {
+		t.Errorf("the member got %q", got)
+	}
+}
+
+// A removal announced while a new connection's check is under way closes
+// it, though it is not subscribed yet; it is sent nothing.
+func TestRemovalDuringTheJoinersCheckClosesIt(t *testing.T) {
+	list, user := uuid.New(), uuid.New()
+	h := New(Config{
+		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
+			return []byte("list"), 1, true, nil
+		},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	checking, release := make(chan struct{}), make(chan struct{})
+	joined := make(chan *recorder)
+	go func() {
+		joined <- subscribeChecked(t, h, Subscriber{List: list, Device: uuid.New(), User: user}, func(context.Context, Subscriber) error {
+			close(checking)
+			<-release // it read the membership before the removal
+			return nil
+		})
+	}()
+	<-checking
+	h.dispatch(Event{List: list, Kind: "list_members.delete", Row: user.String()})
+	close(release)
+	code, before := (<-joined).closedWith(t)
+	if code != StatusRemoved || len(before) > 0 {
+		t.Errorf("closed with %d after %q, want %d after nothing", code, before, StatusRemoved)
+	}
+}
+
+// After the feed was down, every subscriber is checked again, one check
+// per device, before the full state goes out: a device signed out or a
+// user removed meanwhile is closed without it; the others get it.
+func TestResyncChecksEveryoneAgainFirst(t *testing.T) {
+	list := uuid.New()
+	var version atomic.Int64
+	h := New(Config{
+		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
+			return []byte(fmt.Sprintf("version %d", version.Load())), version.Load(), true, nil
+		},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	var mu sync.Mutex
+	verdict, checks := map[uuid.UUID]error{}, map[uuid.UUID]int{}
+	check := func(_ context.Context, s Subscriber) error {
+		mu.Lock()
+		defer mu.Unlock()
+		checks[s.Device]++
+		return verdict[s.Device]
+	}
+	join := func(s Subscriber) *recorder {
+		r := subscribeChecked(t, h, s, check)
+		if got := r.next(t); got != "version 0" {
+			t.Fatalf("joined and got %q", got)
+		}
+		return r
+	}
+	signedOut := Subscriber{List: list, Device: uuid.New(), User: uuid.New()}
+	removed := Subscriber{List: list, Device: uuid.New(), User: uuid.New()}
+	stays := Subscriber{List: list, Device: uuid.New(), User: uuid.New()}
+	tabs := []*recorder{join(signedOut), join(signedOut)}
+	gone := join(removed)
+	left := join(stays)
+	mu.Lock()
+	verdict[signedOut.Device], verdict[removed.Device] = ErrSignedOut, ErrRemoved
+	clear(checks)
+	mu.Unlock()
+	version.Store(1)
+	h.resyncAll()
+	if got := left.next(t); got != "version 1" {
+		t.Errorf("the member left got %q, want the full state", got)
+	}
+	for _, tab := range tabs {
+		if code, before := tab.closedWith(t); code != StatusSignedOut || len(before) > 0 {
+			t.Errorf("a signed-out tab: closed with %d after %q, want %d after nothing", code, before, StatusSignedOut)
+		}
+	}
+	if code, before := gone.closedWith(t); code != StatusRemoved || len(before) > 0 {
+		t.Errorf("the removed user: closed with %d after %q, want %d after nothing", code, before, StatusRemoved)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := map[uuid.UUID]int{signedOut.Device: 1, removed.Device: 1, stays.Device: 1}; !maps.Equal(checks, want) {
+		t.Errorf("checks per device %v, want one each", checks)
+	}
+}
+
 // Changed films go out one by one, as long as they are few; many at once
 // (a merge) or a film the event does not name send the whole film list.
 func TestChangedFilmsAreSentAloneWhenFew(t *testing.T) {
@@ -275,20 +458,33 @@ func TestChangedFilmsAreSentAloneWhenFew(t *testing.T) {
 	close(release)
 }
 
-// recorder is a connection that keeps what is written to it.
-type recorder struct{ sent chan []byte }
+// recorder is a connection that keeps what is written to it, and the code
+// it is closed with.
+type recorder struct {
+	sent   chan []byte
+	closed chan StatusCode
+}
 
-// subscribe registers a recorded connection of user to list on h.
+// subscribe joins a recorded connection of user, on a device of its own,
+// to list on h.
 func subscribe(t *testing.T, h *Hub, list, user uuid.UUID) *recorder {
 	t.Helper()
-	conn := &recorder{sent: make(chan []byte, 64)}
-	device := uuid.New()
-	if err := h.admit(device); err != nil {
+	return subscribeChecked(t, h, Subscriber{List: list, Device: uuid.New(), User: user}, allow)
+}
+
+// subscribeChecked joins a recorded connection of s to h, checked with check.
+func subscribeChecked(t *testing.T, h *Hub, s Subscriber, check Check) *recorder {
+	t.Helper()
+	conn := &recorder{sent: make(chan []byte, 64), closed: make(chan StatusCode, 1)}
+	if err := h.admit(s.Device); err != nil {
 		t.Fatal(err)
 	}
-	h.register(&client{Subscriber: Subscriber{List: list, Device: device, User: user}, conn: conn, out: conn, queueLen: 64})
+	h.join(context.Background(), &client{Subscriber: s, check: check, conn: conn, out: conn, queueLen: 64})
 	return conn
 }
+
+// allow is a Check that lets everyone follow.
+func allow(context.Context, Subscriber) error { return nil }
 
 // next returns the next message written to r, failing after 2 s.
 func (r *recorder) next(t *testing.T) string {
@@ -308,11 +504,36 @@ func (r *recorder) write(f []byte) error {
 	r.sent <- f[max(2, header):]
 	return nil
 }
-func (r *recorder) tryWrite([]byte) (bool, bool)   { return false, false }
-func (r *recorder) flush() error                   { return nil }
-func (r *recorder) Ping(context.Context) error     { return nil }
-func (r *recorder) Close(StatusCode, string) error { return nil }
-func (r *recorder) CloseNow() error                { return nil }
+func (r *recorder) tryWrite([]byte) (bool, bool) { return false, false }
+func (r *recorder) flush() error                 { return nil }
+func (r *recorder) Ping(context.Context) error   { return nil }
+func (r *recorder) CloseNow() error              { return nil }
+
+// Close keeps the code.
+func (r *recorder) Close(code StatusCode, _ string) error {
+	select {
+	case r.closed <- code:
+	default:
+	}
+	return nil
+}
+
+// closedWith returns the code r is closed with, failing after 2 s, and
+// the messages written to it before.
+func (r *recorder) closedWith(t *testing.T) (StatusCode, []string) {
+	t.Helper()
+	select {
+	case code := <-r.closed:
+		var before []string
+		for len(r.sent) > 0 {
+			before = append(before, string(<-r.sent))
+		}
+		return code, before
+	case <-time.After(2 * time.Second):
+		t.Fatal("not closed")
+		return 0, nil
+	}
+}
 
 // Pings keep answering connections open and cut off a peer that has gone
 // silent (a dead machine, a dropped network) without saying goodbye.
@@ -356,7 +577,7 @@ func TestSilentPeerIsCutOff(t *testing.T) {
 // as a new device and user; the hub and the server stop with the test.
 func serveLive(t *testing.T, h *Hub, list uuid.UUID) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.Serve(w, r, Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, nil)
+		h.Serve(w, r, Subscriber{List: list, Device: uuid.New(), User: uuid.New()}, allow, nil)
 	}))
 	t.Cleanup(func() {
 		h.Shutdown()
@@ -517,7 +738,7 @@ func TestLimitsCountConnectionsBeingOpened(t *testing.T) {
 		if r.URL.Query().Has("other") {
 			dev = uuid.New()
 		}
-		err := h.Serve(gatedHijack{w, gate}, r, Subscriber{List: list, Device: dev, User: uuid.New()}, nil)
+		err := h.Serve(gatedHijack{w, gate}, r, Subscriber{List: list, Device: dev, User: uuid.New()}, allow, nil)
 		if errors.Is(err, ErrTooMany) {
 			http.Error(w, "too many", http.StatusTooManyRequests)
 		}

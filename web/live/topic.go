@@ -2,7 +2,9 @@ package live
 
 import (
 	"context"
+	"maps"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,9 +21,11 @@ type topic struct {
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
+	held    map[*client]struct{}   // registered, not yet checked again: closes reach them, nothing else does
 	users   map[uuid.UUID]int      // connections per viewer
 	fresh   map[*client]struct{}   // joined since the last render: get the full state
 	full    bool                   // everyone gets the next render (after a reconnect)
+	recheck bool                   // everyone is checked again before it (after a reconnect)
 	listDue Parts                  // the parts of the list that changed
 	films   map[uuid.UUID]struct{} // the films that changed
 	whoDue  bool                   // who is here changed: send it to everyone
@@ -33,7 +37,7 @@ type topic struct {
 }
 
 func newTopic(h *Hub, list uuid.UUID) *topic {
-	return &topic{hub: h, list: list, clients: map[*client]struct{}{}, users: map[uuid.UUID]int{}, fresh: map[*client]struct{}{},
+	return &topic{hub: h, list: list, clients: map[*client]struct{}{}, held: map[*client]struct{}{}, users: map[uuid.UUID]int{}, fresh: map[*client]struct{}{},
 		films: map[uuid.UUID]struct{}{}, whoNew: map[*client]struct{}{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
@@ -56,10 +60,11 @@ func (t *topic) mark(parts Parts, film uuid.UUID) {
 	t.poke()
 }
 
-// resync sends everyone the full state at the next render.
+// resync has the next render check everyone again, closing those who may
+// no longer follow the list, and send the others the full state.
 func (t *topic) resync() {
 	t.mu.Lock()
-	t.full, t.listDue, t.whoDue = true, AllParts, true
+	t.recheck, t.full, t.listDue, t.whoDue = true, true, AllParts, true
 	t.mu.Unlock()
 	t.poke()
 }
@@ -72,6 +77,14 @@ func (t *topic) presenceDue() {
 	t.poke()
 }
 
+// hold keeps c, registered, where closes reach it and nothing else does,
+// until its check passes and add subscribes it.
+func (t *topic) hold(c *client) {
+	t.mu.Lock()
+	t.held[c] = struct{}{}
+	t.mu.Unlock()
+}
+
 // add subscribes c; it gets the full state, and who is here, at the next
 // render. Who is here goes to everyone too when c is its user's first tab
 // here (the user may be new to it, or have a new name); another tab of a
@@ -79,6 +92,7 @@ func (t *topic) presenceDue() {
 // viewers would otherwise resend it to all of them for every tab.
 func (t *topic) add(c *client) {
 	t.mu.Lock()
+	delete(t.held, c)
 	t.clients[c] = struct{}{}
 	t.fresh[c] = struct{}{}
 	t.whoNew[c] = struct{}{}
@@ -96,8 +110,9 @@ func (t *topic) add(c *client) {
 func (t *topic) remove(c *client) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	delete(t.held, c)
 	if _, ok := t.clients[c]; !ok {
-		return len(t.clients) == 0
+		return len(t.clients) == 0 && len(t.held) == 0
 	}
 	delete(t.clients, c)
 	delete(t.fresh, c)
@@ -106,7 +121,7 @@ func (t *topic) remove(c *client) bool {
 		delete(t.users, c.User)
 		t.hub.presence.changed(t.list)
 	}
-	return len(t.clients) == 0
+	return len(t.clients) == 0 && len(t.held) == 0
 }
 
 // viewers is who has this list open on this instance.
@@ -138,6 +153,8 @@ func (t *topic) run() {
 // for all of them), and sends it where it is due.
 func (t *topic) render() {
 	t.mu.Lock()
+	recheck := t.recheck
+	t.recheck = false
 	listDue, whoDue := t.listDue, t.whoDue
 	// Who is here goes out at most every presencePace: when hundreds join
 	// at once, everyone gets a few updates, not one per joiner.
@@ -161,6 +178,9 @@ func (t *topic) render() {
 	}
 	whoNew := len(t.whoNew) > 0
 	t.mu.Unlock()
+	if recheck {
+		t.checkAll()
+	}
 	if needList {
 		t.renderList(due)
 	}
@@ -196,6 +216,37 @@ func (t *topic) renderPresence(all bool) {
 	deliver(sends)
 }
 
+// checkWorkers is how many checks one topic runs at once.
+const checkWorkers = 8
+
+// checkAll asks again whether each subscriber may still follow the list,
+// and closes those who may not, before anything more is sent: while the
+// feed was down, their removal or sign-out may have gone unannounced.
+// Those registered later are checked as they join. A device's tabs share
+// one check.
+func (t *topic) checkAll() {
+	tabs := map[uuid.UUID][]*client{}
+	t.mu.Lock()
+	for _, set := range []map[*client]struct{}{t.clients, t.held} {
+		for c := range set {
+			tabs[c.Device] = append(tabs[c.Device], c)
+		}
+	}
+	t.mu.Unlock()
+	devices := slices.Collect(maps.Values(tabs))
+	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+	defer cancel()
+	inParallel(len(devices), checkWorkers, func(i int) {
+		c := devices[i][0]
+		if err := c.check(ctx, c.Subscriber); err != nil {
+			code, reason := t.hub.closeFor(err)
+			for _, c := range devices[i] {
+				c.close(code, reason)
+			}
+		}
+	})
+}
+
 // send is a frame for a client, and maybe a second one to follow it.
 type send struct {
 	c           *client
@@ -213,15 +264,23 @@ func deliver(sends []send) {
 	if len(sends) < 256 {
 		workers = 1
 	}
+	inParallel(len(sends), workers, func(i int) {
+		s := sends[i]
+		s.c.enqueue(s.frame)
+		if s.then != nil {
+			s.c.enqueue(s.then)
+		}
+	})
+}
+
+// inParallel calls fn for each index below n on up to workers goroutines,
+// each taking every workers-th index, and returns when all are done.
+func inParallel(n, workers int, fn func(i int)) {
 	var wg sync.WaitGroup
-	for w := range workers {
+	for w := range min(workers, n) {
 		wg.Go(func() {
-			for i := w; i < len(sends); i += workers {
-				s := sends[i]
-				s.c.enqueue(s.frame)
-				if s.then != nil {
-					s.c.enqueue(s.then)
-				}
+			for i := w; i < n; i += workers {
+				fn(i)
 			}
 		})
 	}
@@ -242,11 +301,21 @@ func (t *topic) renderList(changed Update) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// A user the renderer finds cannot see the list (a removal this hub
+	// never heard of) is gone: closed before anything is sent.
+	var gone map[uuid.UUID]bool
 	render := func(what Update) (html []byte, version int64, found bool, err error) {
 		for _, u := range users {
+			if gone[u] {
+				continue
+			}
 			if html, version, found, err = t.hub.cfg.Render(ctx, t.list, u, what); err != nil || found {
 				break
 			}
+			if gone == nil {
+				gone = map[uuid.UUID]bool{}
+			}
+			gone[u] = true
 		}
 		return html, version, found, err
 	}
@@ -261,6 +330,15 @@ func (t *topic) renderList(changed Update) {
 	if err == nil && found && (changed.Parts != 0 || len(changed.Films) > 0) && !full {
 		part, version, found, err = render(changed)
 	}
+	if err == nil && !found { // no one can see it
+		if len(users) > 0 {
+			t.closeAll(StatusListDeleted, "this list is gone")
+		}
+		return
+	}
+	for u := range gone {
+		t.closeUser(u, StatusRemoved, ErrRemoved.Error())
+	}
 	if err != nil {
 		t.hub.log.Error("live: render", "list", t.list, "err", err)
 		t.mu.Lock()
@@ -274,12 +352,6 @@ func (t *topic) renderList(changed Update) {
 		}
 		t.mu.Unlock()
 		time.AfterFunc(time.Second, t.poke)
-		return
-	}
-	if !found {
-		if len(users) > 0 {
-			t.closeAll(StatusListDeleted, "this list is gone")
-		}
 		return
 	}
 
@@ -300,6 +372,7 @@ func (t *topic) renderList(changed Update) {
 	for c := range t.clients {
 		_, isFresh := fresh[c]
 		switch {
+		case gone[c.User]: // closed above
 		case full || isFresh:
 			s := send{c: c, frame: whole}
 			if part != nil && version > wholeVersion { // a change landed between the two renders
@@ -322,12 +395,15 @@ func (t *topic) closeUser(user uuid.UUID, code StatusCode, reason string) {
 	t.closeWhere(func(c *client) bool { return c.User == user }, code, reason)
 }
 
+// closeWhere closes the subscribers that match, held ones too.
 func (t *topic) closeWhere(match func(*client) bool, code StatusCode, reason string) {
 	t.mu.Lock()
 	var cs []*client
-	for c := range t.clients {
-		if match(c) {
-			cs = append(cs, c)
+	for _, set := range []map[*client]struct{}{t.clients, t.held} {
+		for c := range set {
+			if match(c) {
+				cs = append(cs, c)
+			}
 		}
 	}
 	t.mu.Unlock()
