@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/moviedice/moviedice/migrations"
@@ -70,6 +72,25 @@ func TestMigrations(t *testing.T) {
 		}
 		if after := pdb.MustCount(t, "SELECT count(*) FROM goose_db_version"); after != before {
 			t.Errorf("version rows %d -> %d", before, after)
+		}
+	})
+
+	t.Run("an owner left off their own list is put back on it", func(t *testing.T) {
+		pdb := pgtest.New(t)
+		p, err := migrations.NewProvider(mustOpen(t, pdb.URL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.DownTo(ctx, 4); err != nil {
+			t.Fatal(err)
+		}
+		pdb.MustExec(t, `WITH u AS (INSERT INTO users (display_name) VALUES ('Quiet Otter') RETURNING id)
+			INSERT INTO lists (owner_id, name, invite_token) SELECT id, 'Friday', md5('x') FROM u`)
+		if _, err := p.Up(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := pdb.MustCount(t, "SELECT count(*) FROM lists l JOIN list_members m ON m.list_id = l.id AND m.user_id = l.owner_id"); n != 1 {
+			t.Errorf("owner not a member after migrating: %d", n)
 		}
 	})
 
@@ -144,12 +165,78 @@ func TestSchema(t *testing.T) {
 
 	t.Run("a film on a list once per title and year, whatever the case and spacing", func(t *testing.T) {
 		pdb.MustExec(t, `WITH u AS (INSERT INTO users (display_name) VALUES ('Quiet Otter') RETURNING id),
-			l AS (INSERT INTO lists (owner_id, name, invite_token) SELECT id, 'Friday', md5('x') FROM u RETURNING id, owner_id)
+			l AS (INSERT INTO lists (owner_id, name, invite_token) SELECT id, 'Friday', md5('x') FROM u RETURNING id, owner_id),
+			m AS (INSERT INTO list_members (list_id, user_id) SELECT id, owner_id FROM l)
 			INSERT INTO movies (list_id, added_by, title, year) SELECT id, owner_id, 'The Thing', 1982 FROM l`)
 		_, err := pdb.Super(t).Exec(context.Background(),
 			`INSERT INTO movies (list_id, added_by, title, year) SELECT list_id, added_by, '  the   THING ', 1982 FROM movies`)
 		if err == nil {
 			t.Errorf("duplicate film accepted")
+		}
+	})
+
+	t.Run("a list's owner is always a member, whoever commits first", func(t *testing.T) {
+		ctx := context.Background()
+		super := pdb.Super(t)
+		_, err := super.Exec(ctx, `WITH u AS (INSERT INTO users (display_name) VALUES ('Lone Heron') RETURNING id)
+			INSERT INTO lists (owner_id, name, invite_token) SELECT id, 'Nobody''s', md5('y') FROM u`)
+		if !queries.IsForeignKeyViolation(err) {
+			t.Errorf("a list without its owner as member: %v", err)
+		}
+		var list, owner, member string
+		err = super.QueryRow(ctx, `WITH u AS (INSERT INTO users (display_name) VALUES ('Owner'), ('Member') RETURNING id),
+			o AS (SELECT min(id::text)::uuid AS id FROM u), -- either one
+			l AS (INSERT INTO lists (owner_id, name, invite_token) SELECT id, 'Race', md5('z') FROM o RETURNING id, owner_id),
+			m AS (INSERT INTO list_members (list_id, user_id) SELECT l.id, u.id FROM l, u)
+			SELECT l.id::text, l.owner_id::text, (SELECT id::text FROM u WHERE id <> l.owner_id) FROM l`).Scan(&list, &owner, &member)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The member leaves while the owner hands the list over, each in a
+		// transaction of the app role acting as themselves. The leave
+		// bumps the list's version, so the hand-over waits for it; then
+		// its UPDATE goes ahead on the row as the leave left it, its
+		// membership check read before the leave committed. It must fail
+		// at commit.
+		pool := pdb.Pool(t)
+		begin := func(user string) pgx.Tx {
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { tx.Rollback(ctx) })
+			if _, err := tx.Exec(ctx, "SELECT set_config('app.user_id', $1, true)", user); err != nil {
+				t.Fatal(err)
+			}
+			return tx
+		}
+		handOver, leave := begin(owner), begin(member)
+		if tag, err := leave.Exec(ctx, "DELETE FROM list_members WHERE list_id = $1 AND user_id = $2", list, member); err != nil || tag.RowsAffected() != 1 {
+			t.Fatalf("leave: %v %v", tag, err)
+		}
+		handedOver := make(chan error, 1)
+		go func() {
+			tag, err := handOver.Exec(ctx, `UPDATE lists SET owner_id = $2 WHERE id = $1 AND owner_id = $3
+				AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = $1 AND m.user_id = $2)`, list, member, owner)
+			if err == nil && tag.RowsAffected() != 1 {
+				err = fmt.Errorf("%d rows", tag.RowsAffected())
+			}
+			if err == nil {
+				err = handOver.Commit(ctx)
+			}
+			handedOver <- err
+		}()
+		for waiting := int64(0); waiting == 0; time.Sleep(10 * time.Millisecond) {
+			waiting = pdb.MustCount(t, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE lists SET owner_id%'")
+		}
+		if err := leave.Commit(ctx); err != nil {
+			t.Fatalf("leave: %v", err)
+		}
+		if err := <-handedOver; !queries.IsForeignKeyViolation(err) {
+			t.Errorf("hand-over to someone who left meanwhile: %v", err)
+		}
+		if n := pdb.MustCount(t, "SELECT count(*) FROM lists WHERE id = $1 AND owner_id = $2", list, owner); n != 1 {
+			t.Errorf("the list changed owner")
 		}
 	})
 }
@@ -200,10 +287,13 @@ func TestChangeFeed(t *testing.T) {
 	super := pdb.Super(t)
 	super.QueryRow(ctx, "INSERT INTO users (display_name) VALUES ('Owner') RETURNING id").Scan(&owner)
 	super.QueryRow(ctx, "INSERT INTO users (display_name) VALUES ('Member') RETURNING id").Scan(&member)
-	super.QueryRow(ctx, "INSERT INTO lists (owner_id, name, invite_token) VALUES ($1, 'Friday', 'tok-friday-1234567890123') RETURNING id", owner).Scan(&list)
+	// A list and its owner's membership go in together: the owner is a
+	// member, checked at commit.
+	super.QueryRow(ctx, `WITH l AS (INSERT INTO lists (owner_id, name, invite_token) VALUES ($1, 'Friday', 'tok-friday-1234567890123') RETURNING id)
+		INSERT INTO list_members (list_id, user_id) SELECT id, $1 FROM l RETURNING list_id`, owner).Scan(&list)
 	expect("lists.insert", list, 1)
-	super.Exec(ctx, "INSERT INTO list_members (list_id, user_id) VALUES ($1, $2), ($1, $3)", list, owner, member)
 	expect("list_members.insert", owner, 2)
+	super.Exec(ctx, "INSERT INTO list_members (list_id, user_id) VALUES ($1, $2)", list, member)
 	expect("list_members.insert", member, 3)
 
 	// Writes through the app role, acting as a member, as requests do.

@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,6 +151,70 @@ func TestRowLevelSecurityNet(t *testing.T) {
 			t.Errorf("O saw %d films, then Z saw %d of O's list", asO, asZ)
 		}
 	})
+	// The net holds each role on a list to what that role may do there: a
+	// member cannot do the owner's work, or undo other members' films,
+	// even with a statement that forgot its filter.
+	res, _ := w.o.post("/l/"+w.list+"/movies", "title", "The owner's film")
+	mustRedirect(t, res, "/l/"+w.list)
+	var oFilm string
+	a.db.Super(t).QueryRow(ctx, "SELECT id::text FROM movies WHERE list_id = $1 AND added_by = $2", w.list, oID).Scan(&oFilm)
+	actAs := func(t *testing.T, user string, sql string, args ...any) (int64, error) {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if err := queries.New(tx).ActAsUser(ctx, user); err != nil {
+			t.Fatal(err)
+		}
+		tag, err := tx.Exec(ctx, sql, args...) // and rolled back
+		return tag.RowsAffected(), err
+	}
+	for _, c := range []struct{ name, sql string }{
+		{"take the list over", "UPDATE lists SET owner_id = $2 WHERE id = $1"},
+		{"rename it", "UPDATE lists SET name = 'Mine now' WHERE id = $1 AND $2::uuid IS NOT NULL"},
+		{"set its invitation", "UPDATE lists SET invite_token = 'chosen-by-a-member-00000' WHERE id = $1 AND $2::uuid IS NOT NULL"},
+		{"remove the owner", "DELETE FROM list_members WHERE list_id = $1 AND user_id <> $2"},
+		{"remove the owner's film", "DELETE FROM movies WHERE list_id = $1 AND added_by <> $2"},
+		{"add a film in the owner's name", "INSERT INTO movies (list_id, added_by, title) SELECT $1, owner_id, 'Forged' FROM lists WHERE id = $1 AND $2::uuid IS NOT NULL"},
+		{"roll in the owner's name", "INSERT INTO rolls (list_id, movie_id, rolled_by) SELECT $1, f.id, l.owner_id FROM movies f JOIN lists l ON l.id = f.list_id WHERE f.list_id = $1 AND $2::uuid IS NOT NULL"},
+		{"rewrite a roll", "UPDATE rolls SET rolled_by = $2 WHERE list_id = $1"},
+		{"delete a roll", "DELETE FROM rolls WHERE list_id = $1 AND $2::uuid IS NOT NULL"},
+		{"retitle a film", "UPDATE movies SET title = 'Retitled' WHERE list_id = $1 AND $2::uuid IS NOT NULL"},
+		{"delete another user", "DELETE FROM users WHERE id <> $2 AND $1::uuid IS NOT NULL"},
+		{"delete recovery codes", "DELETE FROM recovery_codes WHERE user_id <> $2 AND $1::uuid IS NOT NULL"},
+		{"delete the merge records", "DELETE FROM merges WHERE into_user <> $2 AND $1::uuid IS NOT NULL"},
+	} {
+		t.Run("a member cannot "+c.name, func(t *testing.T) {
+			if n, err := actAs(t, w.mID, c.sql, w.list, w.mID); err == nil && n != 0 {
+				t.Errorf("%d rows changed", n)
+			}
+		})
+	}
+	t.Run("a member still removes their own film, marks any watched and leaves", func(t *testing.T) {
+		for _, sql := range []string{
+			"UPDATE movies SET watched_at = now() WHERE list_id = $1 AND added_by <> $2",
+			"DELETE FROM movies WHERE list_id = $1 AND added_by = $2",
+			"DELETE FROM list_members WHERE list_id = $1 AND user_id = $2",
+		} {
+			if n, err := actAs(t, w.mID, sql, w.list, w.mID); err != nil || n != 1 {
+				t.Errorf("%s: %d rows, %v", sql, n, err)
+			}
+		}
+	})
+	t.Run("the owner still removes any film and any member", func(t *testing.T) {
+		for _, sql := range []string{
+			"DELETE FROM movies WHERE list_id = $1 AND added_by = $2",
+			"DELETE FROM list_members WHERE list_id = $1 AND user_id = $2",
+		} {
+			if n, err := actAs(t, oID.String(), sql, w.list, w.mID); err != nil || n != 1 {
+				t.Errorf("%s: %d rows, %v", sql, n, err)
+			}
+		}
+	})
+	if t.Failed() {
+		return
+	}
 	t.Run("joining a list by id, without its token, is refused", func(t *testing.T) {
 		tx, err := pool.Begin(ctx)
 		if err != nil {
@@ -369,6 +434,70 @@ func TestMembership(t *testing.T) {
 			t.Errorf("list or films left after delete")
 		}
 	})
+}
+
+// A hand-over racing the new owner's leaving, or the owner's removing
+// them, must not leave a list owned by someone not on it: exactly one of
+// the two happens, and the other is refused as it would be afterwards.
+func TestHandOverRaces(t *testing.T) {
+	a := mustAppWith(t, unlimited)
+	o, m := a.browser(t), a.browser(t)
+	super := a.db.Super(t)
+	ctx := context.Background()
+	send := func(b *browser, path string) (int, string) {
+		req, _ := http.NewRequest("POST", a.URL+path, nil)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		res, err := b.client.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		res.Body.Close()
+		return res.StatusCode, res.Header.Get("Location")
+	}
+	for round := range 30 {
+		list := o.mustStartList(fmt.Sprint("Race ", round))
+		var token, oID, mID string
+		super.QueryRow(ctx, "SELECT invite_token, owner_id::text FROM lists WHERE id = $1", strings.TrimPrefix(list, "/l/")).Scan(&token, &oID)
+		res, _ := m.post("/join/" + token)
+		mustRedirect(t, res, list)
+		super.QueryRow(ctx, "SELECT user_id::text FROM list_members WHERE list_id = $1 AND user_id <> $2", strings.TrimPrefix(list, "/l/"), oID).Scan(&mID)
+
+		// Even rounds: the member leaves; odd: the owner removes them.
+		other, otherPath, otherDone := m, list+"/leave", "/?done=left"
+		if round%2 == 1 {
+			other, otherPath, otherDone = o, list+"/members/"+mID+"/remove", list+"?done=removed"
+		}
+		var handOver, gone [2]string
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			code, loc := send(o, list+"/members/"+mID+"/owner")
+			handOver = [2]string{fmt.Sprint(code), loc}
+		})
+		wg.Go(func() {
+			code, loc := send(other, otherPath)
+			gone = [2]string{fmt.Sprint(code), loc}
+		})
+		wg.Wait()
+
+		var owner string
+		super.QueryRow(ctx, "SELECT owner_id::text FROM lists WHERE id = $1", strings.TrimPrefix(list, "/l/")).Scan(&owner)
+		mIsMember := a.db.MustCount(t, "SELECT count(*) FROM list_members WHERE list_id = $1 AND user_id = $2", strings.TrimPrefix(list, "/l/"), mID) == 1
+		switch {
+		case owner == mID && mIsMember:
+			if handOver != [2]string{"303", list + "?done=handed-over"} || gone[0] == "303" {
+				t.Errorf("round %d: handed over, yet hand-over answered %v and the other %v", round, handOver, gone)
+			}
+		case owner == oID && !mIsMember:
+			if gone != [2]string{"303", otherDone} || handOver[0] != "404" {
+				t.Errorf("round %d: member gone, yet that answered %v and hand-over %v", round, gone, handOver)
+			}
+		default:
+			t.Fatalf("round %d: owner %s (O %s, M %s), M a member: %v; answers %v, %v", round, owner, oID, mID, mIsMember, handOver, gone)
+		}
+	}
+	if n := a.db.MustCount(t, "SELECT count(*) FROM lists l WHERE NOT EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = l.id AND m.user_id = l.owner_id)"); n != 0 {
+		t.Errorf("%d lists owned by someone not on them", n)
+	}
 }
 
 func TestFilmsAndValidation(t *testing.T) {

@@ -140,7 +140,8 @@ func TestHomePage(t *testing.T) {
 			}
 		}
 		a.db.MustExec(t, `WITH u AS (INSERT INTO users (display_name) VALUES ('Quiet Otter') RETURNING id)
-			INSERT INTO lists (owner_id, name, invite_token) SELECT id, n, md5(n) FROM u, (VALUES ('Friday'), ('Sunday')) v(n)`)
+			, l AS (INSERT INTO lists (owner_id, name, invite_token) SELECT id, n, md5(n) FROM u, (VALUES ('Friday'), ('Sunday')) v(n) RETURNING id, owner_id)
+			INSERT INTO list_members (list_id, user_id) SELECT id, owner_id FROM l`)
 		_, body = a.do(t, "GET", "/", nil)
 		if !strings.Contains(body, "<strong>2</strong> lists") {
 			t.Errorf("home page does not count the two lists just stored")

@@ -189,7 +189,8 @@ func TestServeOnEmbeddedPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = conn.Exec(ctx, `WITH u AS (INSERT INTO users (display_name) VALUES ('Quiet Otter') RETURNING id)
-		INSERT INTO lists (owner_id, name, invite_token) SELECT id, 'Friday', md5('friday') FROM u`)
+		, l AS (INSERT INTO lists (owner_id, name, invite_token) SELECT id, 'Friday', md5('friday') FROM u RETURNING id, owner_id)
+		INSERT INTO list_members (list_id, user_id) SELECT id, owner_id FROM l`)
 	conn.Close(ctx)
 	if err != nil {
 		t.Fatal(err)
