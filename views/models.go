@@ -159,6 +159,12 @@ type DeleteList struct {
 	Others int
 }
 
+// SignOut is what signing this browser out would put out of reach, shown
+// for the user to confirm: the lists it started and joined, its films.
+type SignOut struct {
+	Lists, Memberships, Movies int64
+}
+
 // Account is the account page.
 type Account struct {
 	Name TextForm

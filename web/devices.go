@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"github.com/moviedice/moviedice/views"
 	"github.com/moviedice/moviedice/web/identity"
 )
 
@@ -39,11 +40,20 @@ func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, r, "/account?done=others-out")
 }
 
-// signOut signs this browser out; it is a visitor afterwards.
+// signOut signs this browser out; it is a visitor afterwards. If this
+// browser is the only way back to what its user made or joined, it asks
+// first (confirm=yes signs out anyway) and offers a recovery code.
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
-	if err := s.id.SignOut(w, r); err != nil {
-		s.fail(w, r, err)
+	if !s.parseForm(w, r) {
 		return
 	}
-	seeOther(w, r, "/")
+	stranded, err := s.id.SignOut(w, r, r.PostFormValue("confirm") == "yes")
+	switch {
+	case err != nil:
+		s.fail(w, r, err)
+	case stranded != nil:
+		s.render(w, r, http.StatusOK, views.SignOutPage(s.page(r, "Sign out?"), views.SignOut(*stranded)))
+	default:
+		seeOther(w, r, "/")
+	}
 }

@@ -546,6 +546,62 @@ func TestSignOut(t *testing.T) {
 	}
 }
 
+// A browser that is the only way into what its user made (no recovery
+// code) is not signed out by one click: it asks, and offers a code first.
+func TestSignOutAsksBeforeStrandingData(t *testing.T) {
+	a := mustAppWith(t, unlimited)
+	guest := a.browser(t)
+	guest.mustStartList("Only here")
+	guest.post("/l/"+strings.TrimPrefix(guest.mustStartList("Second"), "/l/")+"/movies", "title", "Alien")
+	_, body := guest.get("/account")
+	device := regexp.MustCompile(`/devices/([0-9a-f-]{36})/signout`).FindStringSubmatch(body)[1]
+
+	for _, path := range []string{"/signout", "/devices/" + device + "/signout"} {
+		t.Run("without confirming, "+path+" asks and changes nothing", func(t *testing.T) {
+			before := a.snapshot(t)
+			res, body := guest.post(path)
+			mustSee(t, res, body, 200, "Sign out of this browser?", "your 2 lists and 1 film",
+				`action="/account/recovery-code"`, `name="confirm" value="yes"`)
+			if c := res.Header.Values("Set-Cookie"); len(c) > 0 {
+				t.Errorf("cookie changed: %v", c)
+			}
+			if a.snapshot(t) != before {
+				t.Errorf("asking changed something")
+			}
+			if res, _ := guest.get("/account"); res.StatusCode != 200 {
+				t.Errorf("no longer signed in: %d", res.StatusCode)
+			}
+		})
+	}
+	t.Run("confirmed, it signs out and keeps the data", func(t *testing.T) {
+		res, _ := guest.post("/signout", "confirm", "yes")
+		mustRedirect(t, res, "/")
+		if _, body := guest.get("/account"); !strings.Contains(body, "No account on this browser yet") {
+			t.Errorf("still signed in")
+		}
+		if n := a.db.MustCount(t, "SELECT count(*) FROM lists WHERE name IN ('Only here', 'Second')"); n != 2 {
+			t.Errorf("%d of the 2 lists left", n)
+		}
+	})
+	t.Run("with a recovery code, or nothing made or joined, it signs out at once", func(t *testing.T) {
+		secured := a.browser(t)
+		secured.mustStartList("Kept by a code")
+		secured.mustGetCode()
+		emptyHanded := a.browser(t)
+		list := secured.mustStartList("Join me")
+		var token string
+		a.db.Super(t).QueryRow(context.Background(), "SELECT invite_token FROM lists WHERE id = $1", strings.TrimPrefix(list, "/l/")).Scan(&token)
+		emptyHanded.post("/join/" + token)
+		emptyHanded.post(list + "/leave")
+		for name, b := range map[string]*browser{"secured": secured, "nothing made": emptyHanded} {
+			res, body := b.post("/signout")
+			if res.StatusCode != http.StatusSeeOther {
+				t.Errorf("%s: status %d\n%s", name, res.StatusCode, body)
+			}
+		}
+	})
+}
+
 // newestDeviceGone deletes the device that signed in last (the phone's).
 const newestDeviceGone = "DELETE FROM devices WHERE id = (SELECT id FROM devices ORDER BY created_at DESC LIMIT 1)"
 

@@ -214,7 +214,7 @@ func TestLiveList(t *testing.T) {
 	t.Run("a signed-out device's connection closes", func(t *testing.T) {
 		c := w.m.mustDialLive(list)
 		c.next()
-		res, _ := w.m.post("/signout")
+		res, _ := w.m.post("/signout", "confirm", "yes")
 		mustRedirect(t, res, "/")
 		if code := c.closedWith(); code != live.StatusSignedOut {
 			t.Errorf("closed with %d", code)

@@ -75,14 +75,41 @@ func (s *Service) SignOutOthers(ctx context.Context, sess *Session) (int64, erro
 	return n, nil
 }
 
+// Stranded is what signing a browser out would put out of its user's
+// reach: the lists it started and joined, and the films it added.
+type Stranded struct {
+	Lists, Memberships, Movies int64
+}
+
 // SignOut deletes this browser's device and clears its cookie. The user
-// and its data stay (reachable with a recovery code, if it has one).
-func (s *Service) SignOut(w http.ResponseWriter, r *http.Request) error {
-	if sess := FromContext(r.Context()); sess != nil {
-		if err := s.SignOutDevice(r.Context(), sess, sess.DeviceID); err != nil && queries.ErrorCode(err) != queries.ENOTFOUND {
+// and its data stay, reachable with its recovery code. Unless confirmed,
+// it first asks whether the user has no code (then this browser is its
+// only device: any other signed in with the code) and has made or joined
+// anything: then it changes nothing and returns what would be out of
+// reach, for the user to confirm or to get a code first.
+func (s *Service) SignOut(w http.ResponseWriter, r *http.Request, confirmed bool) (*Stranded, error) {
+	sess := FromContext(r.Context())
+	if sess != nil && !confirmed && sess.SecuredAt == nil {
+		var st *Stranded
+		_, err := s.ActAs(r, func(ctx context.Context, q *queries.Queries, userID uuid.UUID) error {
+			data, err := q.CountUserData(ctx, userID)
+			if err == nil && !data.Secured && data.Lists+data.Memberships+data.Movies > 0 {
+				st = &Stranded{Lists: data.Lists, Memberships: data.Memberships, Movies: data.Movies}
+			}
 			return err
+		})
+		if err != nil && queries.ErrorCode(err) != queries.ENOTFOUND {
+			return nil, fmt.Errorf("sign out: %w", err)
+		}
+		if st != nil {
+			return st, nil
+		}
+	}
+	if sess != nil {
+		if err := s.SignOutDevice(r.Context(), sess, sess.DeviceID); err != nil && queries.ErrorCode(err) != queries.ENOTFOUND {
+			return nil, err
 		}
 	}
 	s.clearCookie(w)
-	return nil
+	return nil, nil
 }
