@@ -38,6 +38,9 @@ func (s *Server) renderErrorMessage(w http.ResponseWriter, r *http.Request, stat
 	if message != "" {
 		e.Message = message
 	}
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "60") // the limits count per minute
+	}
 	s.render(w, r, status, views.ErrorView(s.page(r, e.Heading), e))
 }
 

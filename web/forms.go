@@ -43,11 +43,14 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// pathID parses the {name} path segment as a uuid; a malformed id is
+// pathID parses the {name} path segment as a uuid in its one canonical
+// form (lower case, hyphenated, as every link has it); anything else,
+// including the braced, URN and upper-case spellings uuid.Parse takes, is
 // ENOTFOUND, exactly like an id that does not exist.
 func pathID(r *http.Request, name string) (uuid.UUID, error) {
-	id, err := uuid.Parse(r.PathValue(name))
-	if err != nil {
+	v := r.PathValue(name)
+	id, err := uuid.Parse(v)
+	if err != nil || id.String() != v {
 		return uuid.Nil, queries.Errorf(queries.ENOTFOUND, "Not found.")
 	}
 	return id, nil

@@ -68,6 +68,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		path := r.URL.Path
 		if strings.Contains(info.pattern, "{token}") {
 			path = info.pattern // invitation tokens are secrets: keep them out of logs
+		} else if info.pattern == "" && strings.HasPrefix(path, "/join/") {
+			path = "/join/…" // nor a token in a mistyped invitation link
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http", slog.String("request_id", info.id), slog.String("method", r.Method),
 			slog.String("path", path), slog.String("route", route), slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),

@@ -41,7 +41,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST /devices/signout-others", s.signOutOthers)
 	handle("POST /signout", s.signOut)
 
-	handle("GET /static/{path...}", s.assets.ServeHTTP)
+	handle("GET /static/{path...}", s.static)
 	handle("GET /healthz", s.healthz)
 	handle("GET /readyz", s.readyz)
 	handle("GET /metrics", s.metricsHandler().ServeHTTP)

@@ -64,21 +64,29 @@ func (a *assets) url(name string) string {
 	return u
 }
 
-// ServeHTTP answers GET /static/{path...}; a stale or unknown hash is a 404.
-func (a *assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// serve answers GET /static/{path...} and reports true, or false for a
+// stale or unknown hash, having written nothing.
+func (a *assets) serve(w http.ResponseWriter, r *http.Request) bool {
 	f, ok := a.files[r.PathValue("path")]
 	if !ok {
-		http.NotFound(w, r)
-		return
+		return false
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	h.Set("ETag", f.etag)
 	if r.Header.Get("If-None-Match") == f.etag {
 		w.WriteHeader(http.StatusNotModified)
-		return
+		return true
 	}
 	h.Set("Content-Type", f.ctype)
 	h.Set("Content-Length", strconv.Itoa(len(f.body)))
 	w.Write(f.body)
+	return true
+}
+
+// static serves the embedded files; an unknown one gets the styled 404.
+func (s *Server) static(w http.ResponseWriter, r *http.Request) {
+	if !s.assets.serve(w, r) {
+		s.renderError(w, r, http.StatusNotFound)
+	}
 }
