@@ -81,3 +81,12 @@ func IsForeignKeyViolation(err error) bool {
 	var pg *pgconn.PgError
 	return errors.As(err, &pg) && pg.Code == "23503"
 }
+
+// IsTransient reports whether err is PostgreSQL's 40001 or 40P01: the
+// transaction lost a serialization or deadlock race, and run again it
+// will most likely go through. (A hand-over racing a leave can deadlock:
+// each waits at commit for a row the other holds.)
+func IsTransient(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40001" || pg.Code == "40P01")
+}

@@ -183,12 +183,15 @@ func (s *Service) ActAs(r *http.Request, fn ContributeFunc) (uuid.UUID, error) {
 			return fn(ctx, q, userID)
 		})
 		lockFailed := userID == uuid.Nil && queries.ErrorCode(err) == queries.ENOTFOUND
-		if err == nil || !(lockFailed || queries.IsForeignKeyViolation(err)) {
+		if err == nil || !(lockFailed || queries.IsForeignKeyViolation(err) || queries.IsTransient(err)) {
 			return userID, err
 		}
 	}
-	if queries.ErrorCode(err) == queries.ENOTFOUND {
+	switch {
+	case queries.ErrorCode(err) == queries.ENOTFOUND:
 		return uuid.Nil, errSignedOut
+	case queries.IsTransient(err):
+		return uuid.Nil, err
 	}
 	// Still a foreign key violation after the retries: what the write
 	// refers to is gone (a list deleted meanwhile, say).
