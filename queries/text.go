@@ -5,27 +5,56 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // CleanLine trims one line of user text (a name, a title) and checks it:
-// valid UTF-8, 1 to maxLen characters, no control characters or line
-// breaks. what names the thing in messages ("list name"); field is the form
-// field the error is about.
+// valid UTF-8, 1 to maxLen characters with at least one visible, no control
+// characters, line breaks or text-direction controls. It drops invisible
+// fillers and returns the text in NFC, so "Café" is stored and compared the
+// same however it was typed, and maxLen counts what PostgreSQL's
+// char_length will. what names the thing in messages ("list name"); field is
+// the form field the error is about.
 func CleanLine(field, input string, maxLen int, what string) (string, error) {
 	if !utf8.ValidString(input) {
 		return "", FieldError(field, "The "+what+" contains bytes that are not text.")
 	}
-	s := strings.TrimSpace(input)
-	switch n := utf8.RuneCountInString(s); {
-	case n == 0:
-		return "", FieldError(field, "Please enter a "+what+".")
-	case n > maxLen:
+	s := strings.TrimSpace(norm.NFC.String(strings.Map(dropFiller, input)))
+	if utf8.RuneCountInString(s) > maxLen {
 		return "", FieldError(field, "A "+what+" can be at most "+strconv.Itoa(maxLen)+" characters long.")
 	}
+	visible := false
 	for _, r := range s {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+		switch {
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
 			return "", FieldError(field, "A "+what+" cannot contain control characters or line breaks.")
+		case unicode.Is(unicode.Bidi_Control, r):
+			return "", FieldError(field, "A "+what+" cannot contain characters that change the direction of text.")
 		}
+		visible = visible || !invisible(r)
+	}
+	if !visible {
+		return "", FieldError(field, "Please enter a "+what+".")
 	}
 	return s, nil
+}
+
+// dropFiller removes zero-width space, word joiner, BOM and soft hyphen.
+// They show nothing (at most a line-break hint), so keeping them would only
+// make "Ali\u200Ben" a different film from "Alien" and let a name look blank.
+// ZWJ and ZWNJ stay: emoji sequences and Persian or Indic words need them.
+func dropFiller(r rune) rune {
+	switch r {
+	case '\u200B', '\u2060', '\uFEFF', '\u00AD':
+		return -1
+	}
+	return r
+}
+
+// invisible reports whether r shows nothing on its own: white space, a
+// format character (ZWJ, ZWNJ, ...), a combining mark, or another
+// default-ignorable such as the Hangul filler.
+func invisible(r rune) bool {
+	return unicode.IsSpace(r) || unicode.In(r, unicode.Cf, unicode.M, unicode.Other_Default_Ignorable_Code_Point)
 }

@@ -32,8 +32,8 @@ func pick(words []string) string {
 // MaxDisplayName is the longest display name, in characters.
 const MaxDisplayName = 40
 
-// CleanDisplayName trims a display name and checks it: 1–40 characters of
-// valid UTF-8 without control characters.
+// CleanDisplayName cleans and checks a display name as queries.CleanLine
+// does any name or title: 1–40 characters with one visible, in NFC.
 func CleanDisplayName(input string) (string, error) {
 	return queries.CleanLine("display_name", input, MaxDisplayName, "name")
 }
