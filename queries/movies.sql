@@ -21,8 +21,11 @@ WHERE f.id = @id AND f.list_id = @list_id AND l.id = f.list_id
   AND (f.added_by = @user_id OR l.owner_id = @user_id)
   AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = f.list_id AND m.user_id = @user_id);
 
--- name: ToggleWatchedForMember :execrows
-UPDATE movies f SET watched_at = CASE WHEN f.watched_at IS NULL THEN now() END
+-- name: SetWatchedForMember :execrows
+-- Sets a film watched or not, as asked, never flipping it, so a repeated
+-- or concurrent post ends where it meant to; marking a watched film again
+-- keeps the time it was first marked.
+UPDATE movies f SET watched_at = CASE WHEN @watched::boolean THEN coalesce(f.watched_at, now()) ELSE NULL END
 WHERE f.id = @id AND f.list_id = @list_id
   AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = f.list_id AND m.user_id = @user_id);
 

@@ -113,20 +113,29 @@ func (q *Queries) FindSameMovieForMember(ctx context.Context, arg FindSameMovieF
 	return i, err
 }
 
-const toggleWatchedForMember = `-- name: ToggleWatchedForMember :execrows
-UPDATE movies f SET watched_at = CASE WHEN f.watched_at IS NULL THEN now() END
-WHERE f.id = $1 AND f.list_id = $2
-  AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = f.list_id AND m.user_id = $3)
+const setWatchedForMember = `-- name: SetWatchedForMember :execrows
+UPDATE movies f SET watched_at = CASE WHEN $1::boolean THEN coalesce(f.watched_at, now()) ELSE NULL END
+WHERE f.id = $2 AND f.list_id = $3
+  AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = f.list_id AND m.user_id = $4)
 `
 
-type ToggleWatchedForMemberParams struct {
-	ID     uuid.UUID
-	ListID uuid.UUID
-	UserID uuid.UUID
+type SetWatchedForMemberParams struct {
+	Watched bool
+	ID      uuid.UUID
+	ListID  uuid.UUID
+	UserID  uuid.UUID
 }
 
-func (q *Queries) ToggleWatchedForMember(ctx context.Context, arg ToggleWatchedForMemberParams) (int64, error) {
-	result, err := q.db.Exec(ctx, toggleWatchedForMember, arg.ID, arg.ListID, arg.UserID)
+// Sets a film watched or not, as asked, never flipping it, so a repeated
+// or concurrent post ends where it meant to; marking a watched film again
+// keeps the time it was first marked.
+func (q *Queries) SetWatchedForMember(ctx context.Context, arg SetWatchedForMemberParams) (int64, error) {
+	result, err := q.db.Exec(ctx, setWatchedForMember,
+		arg.Watched,
+		arg.ID,
+		arg.ListID,
+		arg.UserID,
+	)
 	if err != nil {
 		return 0, err
 	}

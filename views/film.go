@@ -13,11 +13,14 @@ import (
 //	    <span class="muted">added by {name}, {when}</span>
 //	  </div>
 //	  <form class="movie-actions" method="post" action="/l/{list}/movies/{id}/watched">
-//	    <button aria-pressed="false">Mark watched</button>  (or "true", "Watched ✓")
+//	    <button name="watched" value="true" aria-pressed="false">Mark watched</button>
+//	      (when watched: value="false" aria-pressed="true", "Watched ✓")
 //	    <button formaction=".../delete" class="danger" aria-label="Remove {title}">Remove</button>
 //	  </form>
 //	</li>
 //
+// The watched button sends the state it asks for, not a toggle, so a
+// double-click, a stale page or two members at once cannot undo it.
 // "Remove" comes for a viewer who may remove the film (CanRemove) or, on a
 // live page, for everyone, hidden, with data-added-by for the page's
 // script to reveal it to the adder and the owner. The form's one
@@ -58,9 +61,9 @@ func (r movieItem) append(b []byte) []byte {
 	b = appendByLine(append(b, `</span> <span class="muted">`...), m.AddedBy, m.AddedAt)
 	b = r.appendURL(append(b, `</span></div><form class="movie-actions" method="post" action="`...), "/watched")
 	if m.Watched {
-		b = append(b, `"><button aria-pressed="true">Watched ✓</button> `...)
+		b = append(b, `"><button name="watched" value="false" aria-pressed="true">Watched ✓</button> `...)
 	} else {
-		b = append(b, `"><button aria-pressed="false">Mark watched</button> `...)
+		b = append(b, `"><button name="watched" value="true" aria-pressed="false">Mark watched</button> `...)
 	}
 	if r.live || m.CanRemove {
 		b = r.appendURL(append(b, `<button formaction="`...), "/delete")

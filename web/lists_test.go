@@ -557,12 +557,12 @@ func TestFilmsAndValidation(t *testing.T) {
 		if res, _ := w.m.post(list + "/movies/" + alien + "/delete"); res.StatusCode != 404 {
 			t.Errorf("a member removed someone else's film: %d", res.StatusCode)
 		}
-		res, _ := w.m.post(list + "/movies/" + alien + "/watched")
+		res, _ := w.m.post(list+"/movies/"+alien+"/watched", "watched", "true")
 		mustRedirect(t, res, list)
 		if n := a.db.MustCount(t, "SELECT count(*) FROM movies WHERE id = $1 AND watched_at IS NOT NULL", alien); n != 1 {
 			t.Errorf("not marked watched")
 		}
-		w.m.post(list + "/movies/" + alien + "/watched")
+		w.m.post(list+"/movies/"+alien+"/watched", "watched", "false")
 		if n := a.db.MustCount(t, "SELECT count(*) FROM movies WHERE id = $1 AND watched_at IS NULL", alien); n != 1 {
 			t.Errorf("not marked unwatched")
 		}

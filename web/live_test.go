@@ -165,11 +165,11 @@ func TestLiveList(t *testing.T) {
 			mustRedirect(t, res, list)
 		}
 		// Page order: unwatched films first, each group oldest first.
-		post(list + "/movies/" + w.film + "/watched")
+		post(list+"/movies/"+w.film+"/watched", "watched", "true")
 		update(`class="movie watched" id="` + filmOn + `">`) // last: names no film after it
 		post(list+"/movies", "title", "Heat", "year", "1995")
 		update(`id="`+filmID("Heat")+`" data-next="`+filmOn+`"`, "Heat")
-		post(list + "/movies/" + w.film + "/watched")
+		post(list+"/movies/"+w.film+"/watched", "watched", "false")
 		update(`class="movie" id="` + filmOn + `" data-next="` + filmID("Arrival") + `"`)
 		heat := filmID("Heat")
 		post(list + "/movies/" + strings.TrimPrefix(heat, "film-") + "/delete")

@@ -104,13 +104,35 @@ func (s *Server) deleteMovie(w http.ResponseWriter, r *http.Request) {
 	s.done(w, r, err, "/l/"+list.String()+"#films-heading")
 }
 
-// toggleWatched marks a film watched, or not; any member may.
-func (s *Server) toggleWatched(w http.ResponseWriter, r *http.Request) {
-	list, movie, err := movieAction(r)
-	if err == nil {
-		err = s.write(r, func(q *queries.Queries, userID uuid.UUID) error {
-			return notFoundUnless(q.ToggleWatchedForMember(r.Context(), queries.ToggleWatchedForMemberParams{ID: movie, ListID: list, UserID: userID}))
-		})
+// watchedUnread answers a watched form that does not say which state it
+// wants: guessing, or flipping, would undo a click sent twice.
+const watchedUnread = "That form did not say whether to mark the film watched or unwatched, so nothing was changed."
+
+// wantWatched reads the state a film's button asks for: watched=true or
+// watched=false, exactly once.
+func wantWatched(r *http.Request) (watched, ok bool) {
+	if v := r.PostForm["watched"]; len(v) == 1 && (v[0] == "true" || v[0] == "false") {
+		return v[0] == "true", true
 	}
+	return false, false
+}
+
+// setWatched marks a film watched or unwatched, as its button says
+// (never flipping it, so a repeated or concurrent post ends in the state
+// asked for); any member may.
+func (s *Server) setWatched(w http.ResponseWriter, r *http.Request) {
+	list, movie, err := movieAction(r)
+	if err != nil || !s.parseForm(w, r) {
+		s.failUnlessAnswered(w, r, err)
+		return
+	}
+	watched, ok := wantWatched(r)
+	if !ok {
+		s.renderErrorMessage(w, r, http.StatusBadRequest, watchedUnread)
+		return
+	}
+	err = s.write(r, func(q *queries.Queries, userID uuid.UUID) error {
+		return notFoundUnless(q.SetWatchedForMember(r.Context(), queries.SetWatchedForMemberParams{Watched: watched, ID: movie, ListID: list, UserID: userID}))
+	})
 	s.done(w, r, err, "/l/"+list.String()+"#films-heading")
 }

@@ -20,7 +20,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /l/{id}/live", s.liveList)
 	handle("POST /l/{id}/movies", s.addMovie)
 	handle("POST /l/{id}/movies/{movieID}/delete", s.deleteMovie)
-	handle("POST /l/{id}/movies/{movieID}/watched", s.toggleWatched)
+	handle("POST /l/{id}/movies/{movieID}/watched", s.setWatched)
 	handle("POST /l/{id}/roll", s.roll)
 	handle("POST /l/{id}/rename", s.renameList)
 	handle("POST /l/{id}/delete", s.deleteList)

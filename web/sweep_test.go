@@ -143,7 +143,7 @@ func (a *testApp) sweepTable() map[string]sweepRoute {
 		"GET /l/{id}/live":                      {path: listPath("/live"), want: [4]int{http.StatusUpgradeRequired, http.StatusUpgradeRequired, nf, nf}},
 		"POST /l/{id}/movies":                   {path: listPath("/movies"), form: []string{"title", "Brand new"}, want: [4]int{seen, seen, nf, nf}},
 		"POST /l/{id}/movies/{movieID}/delete":  {path: filmPath("/delete"), want: [4]int{seen, seen, nf, nf}},
-		"POST /l/{id}/movies/{movieID}/watched": {path: filmPath("/watched"), want: [4]int{seen, seen, nf, nf}},
+		"POST /l/{id}/movies/{movieID}/watched": {path: filmPath("/watched"), form: []string{"watched", "true"}, want: [4]int{seen, seen, nf, nf}},
 		"POST /l/{id}/roll":                     {path: listPath("/roll"), want: [4]int{seen, seen, nf, nf}},
 		"POST /l/{id}/rename":                   {path: listPath("/rename"), form: []string{"name", "Renamed"}, want: [4]int{seen, nf, nf, nf}},
 		"POST /l/{id}/delete":                   {path: listPath("/delete"), form: []string{"confirm", "yes"}, want: [4]int{seen, nf, nf, nf}},
