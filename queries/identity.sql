@@ -89,3 +89,15 @@ SELECT display_name FROM users WHERE id = $1;
 -- Names of users by id, for the "who is here" list (display names are not
 -- list data; anyone on a list with you sees yours).
 SELECT id, display_name FROM users WHERE id = ANY(@ids::uuid[]) ORDER BY display_name, id;
+
+-- name: RecordReplacedDevice :exec
+-- A claim replaced this device (see migrations/00006); a day's records
+-- are plenty, older ones go.
+WITH pruned AS (DELETE FROM replaced_devices WHERE replaced_at < now() - interval '1 day')
+INSERT INTO replaced_devices (device_id) VALUES ($1) ON CONFLICT DO NOTHING;
+
+-- name: WasDeviceReplaced :one
+-- Whether a claim replaced this device in the last ten minutes.
+SELECT EXISTS (
+    SELECT 1 FROM replaced_devices WHERE device_id = $1 AND replaced_at > now() - interval '10 minutes'
+) AS replaced;

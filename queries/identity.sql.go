@@ -300,6 +300,18 @@ func (q *Queries) MarkRecoveryCodeUsed(ctx context.Context, userID uuid.UUID) er
 	return err
 }
 
+const recordReplacedDevice = `-- name: RecordReplacedDevice :exec
+WITH pruned AS (DELETE FROM replaced_devices WHERE replaced_at < now() - interval '1 day')
+INSERT INTO replaced_devices (device_id) VALUES ($1) ON CONFLICT DO NOTHING
+`
+
+// A claim replaced this device (see migrations/00006); a day's records
+// are plenty, older ones go.
+func (q *Queries) RecordReplacedDevice(ctx context.Context, deviceID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, recordReplacedDevice, deviceID)
+	return err
+}
+
 const renameUser = `-- name: RenameUser :execrows
 UPDATE users SET display_name = $1 WHERE id = $2
 `
@@ -347,4 +359,18 @@ type UpsertRecoveryCodeParams struct {
 func (q *Queries) UpsertRecoveryCode(ctx context.Context, arg UpsertRecoveryCodeParams) error {
 	_, err := q.db.Exec(ctx, upsertRecoveryCode, arg.UserID, arg.Selector, arg.Verifier)
 	return err
+}
+
+const wasDeviceReplaced = `-- name: WasDeviceReplaced :one
+SELECT EXISTS (
+    SELECT 1 FROM replaced_devices WHERE device_id = $1 AND replaced_at > now() - interval '10 minutes'
+) AS replaced
+`
+
+// Whether a claim replaced this device in the last ten minutes.
+func (q *Queries) WasDeviceReplaced(ctx context.Context, deviceID uuid.UUID) (bool, error) {
+	row := q.db.QueryRow(ctx, wasDeviceReplaced, deviceID)
+	var replaced bool
+	err := row.Scan(&replaced)
+	return replaced, err
 }

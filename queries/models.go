@@ -65,6 +65,11 @@ type RecoveryCode struct {
 	LastUsedAt *time.Time
 }
 
+type ReplacedDevice struct {
+	DeviceID   uuid.UUID
+	ReplacedAt time.Time
+}
+
 type Roll struct {
 	ID        uuid.UUID
 	ListID    uuid.UUID

@@ -65,6 +65,7 @@ func (s *Server) confirmClaim(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	done := map[identity.ConfirmOutcome]string{identity.Merged: "merged", identity.MergePending: "merge-pending", identity.Switched: "switched"}
-	seeOther(w, r, "/account?done="+done[outcome])
+	done := map[identity.ConfirmOutcome]string{identity.Merged: "?done=merged", identity.MergePending: "?done=merge-pending",
+		identity.Switched: "?done=switched", identity.AlreadyConfirmed: ""}
+	seeOther(w, r, "/account"+done[outcome])
 }

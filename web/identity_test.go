@@ -658,3 +658,85 @@ func TestSignOutReachesEveryInstance(t *testing.T) {
 		eventually("instance two refuses it", func() bool { return !signedIn(phoneOnTwo) })
 	})
 }
+
+// A request the browser sent with its old cookie just before a claim gave
+// it a new device (still in flight, or reaching an instance that had the
+// old session cached) is refused with a message, makes no guest, and
+// leaves the cookie alone: clearing it would log out the browser that
+// just claimed.
+func TestRequestsInFlightAcrossAClaim(t *testing.T) {
+	a := mustAppWith(t, unlimited)
+	two := a.secondInstance(t)
+	_, g, code := guestWithData(t, a)
+	stale, staleTwo := withOldCookieOf(t, a, g), withOldCookieOf(t, two, g)
+	staleTwo.get("/account") // instance two now has the old session cached
+
+	res, body := g.post("/claim", "code", code)
+	token := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(body)[1]
+	res, _ = g.post("/claim/confirm", "token", token)
+	mustRedirect(t, res, "/account")
+	var guestOne string
+	a.db.Super(t).QueryRow(context.Background(), "SELECT id::text FROM lists WHERE name = 'Guest one'").Scan(&guestOne)
+	before := a.snapshot(t)
+
+	for name, try := range map[string]func() (*http.Response, string){
+		"adding a film, the old session gone":         func() (*http.Response, string) { return stale.post("/l/"+guestOne+"/movies", "title", "In flight") },
+		"starting a list, the old session gone":       func() (*http.Response, string) { return stale.post("/lists", "name", "In flight") },
+		"adding a film, the old session still cached": func() (*http.Response, string) { return staleTwo.post("/l/"+guestOne+"/movies", "title", "In flight") },
+		"starting a list, the old session cached":     func() (*http.Response, string) { return staleTwo.post("/lists", "name", "In flight") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, body := try()
+			mustSee(t, res, body, http.StatusConflict, "just signed in to another account, so that was not saved")
+			if c := res.Header.Values("Set-Cookie"); len(c) > 0 {
+				t.Errorf("cookie changed: %v", c)
+			}
+			if a.snapshot(t) != before {
+				t.Errorf("something changed")
+			}
+		})
+	}
+	for name, b := range map[string]*browser{"the old session gone": stale, "the old session cached": staleTwo} {
+		t.Run("a second click on the confirmation goes to the account, "+name, func(t *testing.T) {
+			res, _ := b.post("/claim/confirm", "token", token)
+			mustRedirect(t, res, "/account")
+			if c := res.Header.Values("Set-Cookie"); len(c) > 0 {
+				t.Errorf("cookie changed: %v", c)
+			}
+			if a.snapshot(t) != before {
+				t.Errorf("something changed")
+			}
+		})
+	}
+	t.Run("a page view is a visitor's and keeps the cookie", func(t *testing.T) {
+		res, body := stale.get("/account")
+		mustSee(t, res, body, 200, "No account on this browser yet")
+		if c := res.Header.Values("Set-Cookie"); len(c) > 0 {
+			t.Errorf("cookie changed: %v", c)
+		}
+	})
+	t.Run("the browser that claimed is signed in to the account", func(t *testing.T) {
+		res, body := g.get("/")
+		mustSee(t, res, body, 200, "Account list", "Guest one")
+	})
+	t.Run("a device signed out, not replaced, is still cleared", func(t *testing.T) {
+		other := a.browser(t)
+		other.mustStartList("Mine")
+		other.mustGetCode()
+		gone := withOldCookieOf(t, a, other)
+		other.post("/signout")
+		res, _ := gone.get("/")
+		if c := res.Header.Get("Set-Cookie"); !strings.Contains(c, "Max-Age=0") {
+			t.Errorf("stale cookie not cleared: %q", c)
+		}
+	})
+}
+
+// withOldCookieOf is a browser of a holding b's cookies as they are now
+// (cookies do not tell ports apart: any instance here gets them).
+func withOldCookieOf(t *testing.T, a *testApp, b *browser) *browser {
+	c := a.browser(t)
+	u, _ := url.Parse(a.URL)
+	c.client.Jar.SetCookies(u, b.client.Jar.Cookies(u))
+	return c
+}

@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 	"strings"
+
+	"github.com/moviedice/moviedice/web/identity"
 )
 
 // routes is the one route table. The middleware chain, outermost first, is
@@ -63,7 +65,18 @@ func (s *Server) chain(h http.Handler) http.Handler {
 // sessions loads the request's session, except for the machine endpoints
 // and static files, which do not need to know who is asking.
 func (s *Server) sessions(next http.Handler) http.Handler {
-	withSession := s.id.Middleware(next)
+	withSession := s.id.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case !identity.Replaced(r.Context()) || r.Method == http.MethodGet || r.Method == http.MethodHead:
+		case r.URL.Path == "/claim/confirm":
+			seeOther(w, r, "/account") // a second click on a confirmation that went through
+			return
+		default:
+			s.fail(w, r, identity.ErrReplaced) // not a visitor's first contribution: the browser has an account
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
 		case strings.HasPrefix(p, "/static/"), p == "/healthz", p == "/readyz", p == "/metrics":

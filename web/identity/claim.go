@@ -231,6 +231,9 @@ func (s *Service) signInIfEmpty(w http.ResponseWriter, r *http.Request, sess *Se
 		if err != nil {
 			return fmt.Errorf("claim: retire current identity: %w", err)
 		}
+		if err := recordReplaced(ctx, q, sess.DeviceID); err != nil {
+			return err
+		}
 		deviceID, err = s.addDevice(ctx, q, r, into)
 		return err
 	})
@@ -288,6 +291,15 @@ func retireDevice(ctx context.Context, q *queries.Queries, sess *Session) error 
 	if n != 1 {
 		return errStaleToken
 	}
+	return recordReplaced(ctx, q, sess.DeviceID)
+}
+
+// recordReplaced notes that a claim gave the browser on deviceID a new
+// device, so that its requests still in flight are told so (Replaced).
+func recordReplaced(ctx context.Context, q *queries.Queries, deviceID uuid.UUID) error {
+	if err := q.RecordReplacedDevice(ctx, deviceID); err != nil {
+		return fmt.Errorf("claim: record replaced device: %w", err)
+	}
 	return nil
 }
 
@@ -317,6 +329,9 @@ const (
 	MergePending
 	// Switched: signed in to the other account; nothing moved.
 	Switched
+	// AlreadyConfirmed: a second click; the first already signed the
+	// browser in (with a new device), and this one changed nothing.
+	AlreadyConfirmed
 )
 
 // ConfirmClaim carries out a claim the user saw the preview of. The
@@ -347,6 +362,9 @@ func (s *Service) ConfirmClaim(w http.ResponseWriter, r *http.Request, token str
 		mergeID, err = q.CreateMerge(ctx, queries.CreateMergeParams{FromUser: t.From, IntoUser: t.Into})
 		return err
 	})
+	if err == errStaleToken && s.replacedLately(ctx, sess.DeviceID) {
+		return AlreadyConfirmed, nil // sent with the first, or before its answer came
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -188,6 +188,8 @@ func (s *Service) ActAs(r *http.Request, fn ContributeFunc) (uuid.UUID, error) {
 		}
 	}
 	switch {
+	case queries.ErrorCode(err) == queries.ENOTFOUND && s.replacedLately(ctx, sess.DeviceID):
+		return uuid.Nil, ErrReplaced // not signed out: signed in anew, with a new cookie
 	case queries.ErrorCode(err) == queries.ENOTFOUND:
 		return uuid.Nil, errSignedOut
 	case queries.IsTransient(err):

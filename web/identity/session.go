@@ -56,6 +56,32 @@ func withSession(ctx context.Context, s *Session) context.Context {
 	return context.WithValue(ctx, sessionKey{}, s)
 }
 
+type replacedKey struct{}
+
+// Replaced reports whether the request came with the cookie of a device a
+// claim has just replaced (the browser signed in to an account, with a
+// new cookie, while this request was on its way). It is a visitor's
+// request, but must not change anything: ErrReplaced says why.
+func Replaced(ctx context.Context) bool {
+	replaced, _ := ctx.Value(replacedKey{}).(bool)
+	return replaced
+}
+
+// ErrReplaced answers a write sent with a device's cookie just before a
+// claim replaced that device.
+var ErrReplaced = &queries.Error{Code: queries.ECONFLICT,
+	Message: "This browser has just signed in to another account, so that was not saved. Please try again."}
+
+// replacedLately reports whether a claim replaced deviceID in the last
+// few minutes; an error counts as no.
+func (s *Service) replacedLately(ctx context.Context, deviceID uuid.UUID) bool {
+	replaced, err := s.q.WasDeviceReplaced(ctx, deviceID)
+	if err != nil {
+		s.log.WarnContext(ctx, "replaced device lookup", "err", err)
+	}
+	return replaced
+}
+
 // newCookieStore derives an (HMAC, AES-256) key pair from each configured
 // key, newest first: cookies are written with the newest and read with any.
 func newCookieStore(keys [][]byte, secure bool) *sessions.CookieStore {
@@ -148,7 +174,9 @@ func (s *Service) clearCookie(w http.ResponseWriter) {
 
 // Middleware loads the session named by the request's cookie into the
 // request context. A cookie that does not decode, or names a device that
-// no longer exists, makes the request a visitor's and is cleared. A GET
+// no longer exists, makes the request a visitor's and is cleared; unless
+// a claim replaced that device moments ago (Replaced): then the browser
+// already holds its new cookie, which clearing would delete. A GET
 // without a cookie touches nothing.
 func (s *Service) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -167,6 +195,10 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 			if queries.ErrorCode(err) != queries.ENOTFOUND {
 				s.log.ErrorContext(r.Context(), "load session", "err", err)
 				http.Error(w, "Service unavailable, please try again.", http.StatusServiceUnavailable)
+				return
+			}
+			if s.replacedLately(r.Context(), st.deviceID) {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), replacedKey{}, true)))
 				return
 			}
 			s.clearCookie(w)
