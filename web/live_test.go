@@ -56,25 +56,32 @@ func (b *browser) mustDialLive(list string) *wsClient {
 	return c
 }
 
-// next returns the next message, failing after 2 s.
+// liveWait bounds how long a test waits for a live message: updates take
+// milliseconds, but the whole suite at once (race detector, Chromium) on
+// two shared cores has stalled one for over two seconds.
+const liveWait = 5 * time.Second
+
+// next returns the next message, failing after liveWait.
 func (c *wsClient) next() string {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), liveWait)
 	defer cancel()
 	_, msg, err := c.conn.Read(ctx)
 	if err != nil {
-		c.t.Fatalf("no live message within 2 s: %v", err)
+		c.t.Fatalf("no live message within %v: %v", liveWait, err)
 	}
 	return string(msg)
 }
 
-// waitFor reads messages until one contains want, failing after 2 s.
+// waitFor reads messages until one contains want, failing after liveWait.
 func (c *wsClient) waitFor(want string) string {
 	c.t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(liveWait)
+	var err error
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		_, msg, err := c.conn.Read(ctx)
+		var msg []byte
+		_, msg, err = c.conn.Read(ctx)
 		cancel()
 		if err != nil {
 			break
@@ -83,7 +90,7 @@ func (c *wsClient) waitFor(want string) string {
 			return string(msg)
 		}
 	}
-	c.t.Fatalf("no live message with %q within 2 s", want)
+	c.t.Fatalf("no live message with %q within %v: %v", want, liveWait, err)
 	return ""
 }
 
@@ -519,10 +526,10 @@ func TestLivePresence(t *testing.T) {
 }
 
 // presence reads messages until a "who is here" list satisfies ok, failing
-// after 2 s.
+// after liveWait.
 func (c *wsClient) presence(ok func(here string) bool, what string) {
 	c.t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(liveWait)
 	last := ""
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
