@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"github.com/moviedice/moviedice/migrations"
 	"github.com/moviedice/moviedice/queries"
@@ -76,14 +77,7 @@ func TestMigrations(t *testing.T) {
 	})
 
 	t.Run("an owner left off their own list is put back on it", func(t *testing.T) {
-		pdb := pgtest.New(t)
-		p, err := migrations.NewProvider(mustOpen(t, pdb.URL))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.DownTo(ctx, 4); err != nil {
-			t.Fatal(err)
-		}
+		pdb, p := migratedDownTo(t, 4)
 		pdb.MustExec(t, `WITH u AS (INSERT INTO users (display_name) VALUES ('Quiet Otter') RETURNING id)
 			INSERT INTO lists (owner_id, name, invite_token) SELECT id, 'Friday', md5('x') FROM u`)
 		if _, err := p.Up(ctx); err != nil {
@@ -91,6 +85,22 @@ func TestMigrations(t *testing.T) {
 		}
 		if n := pdb.MustCount(t, "SELECT count(*) FROM lists l JOIN list_members m ON m.list_id = l.id AND m.user_id = l.owner_id"); n != 1 {
 			t.Errorf("owner not a member after migrating: %d", n)
+		}
+	})
+
+	t.Run("rolls made before keep their film's title, and then outlive it", func(t *testing.T) {
+		pdb, p := migratedDownTo(t, 6)
+		pdb.MustExec(t, `WITH u AS (INSERT INTO users (display_name) VALUES ('Quiet Otter') RETURNING id),
+			l AS (INSERT INTO lists (owner_id, name, invite_token) SELECT id, 'Friday', md5('x') FROM u RETURNING id, owner_id),
+			m AS (INSERT INTO list_members (list_id, user_id) SELECT id, owner_id FROM l),
+			f AS (INSERT INTO movies (list_id, added_by, title, year) SELECT id, owner_id, 'Alien', 1979 FROM l RETURNING id, list_id, added_by)
+			INSERT INTO rolls (list_id, movie_id, rolled_by) SELECT list_id, id, added_by FROM f`)
+		if _, err := p.Up(ctx); err != nil {
+			t.Fatal(err)
+		}
+		pdb.MustExec(t, "DELETE FROM movies")
+		if n := pdb.MustCount(t, "SELECT count(*) FROM rolls WHERE title = 'Alien' AND year = 1979 AND movie_id IS NULL"); n != 1 {
+			t.Errorf("the roll did not keep its title, or went with its film: %d", n)
 		}
 	})
 
@@ -110,6 +120,21 @@ func TestMigrations(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// migratedDownTo is a database migrated all the way up, then back down to
+// version v, and the provider to migrate it up again.
+func migratedDownTo(t *testing.T, v int64) (*pgtest.DB, *goose.Provider) {
+	t.Helper()
+	pdb := pgtest.New(t)
+	p, err := migrations.NewProvider(mustOpen(t, pdb.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(context.Background(), v); err != nil {
+		t.Fatal(err)
+	}
+	return pdb, p
 }
 
 func TestSchema(t *testing.T) {

@@ -220,8 +220,8 @@ CROSS JOIN LATERAL (
     SELECT coalesce(array_agg(x.id), '{}') AS ids, coalesce(array_agg(x.created_at), '{}') AS created,
            coalesce(array_agg(x.title), '{}') AS titles, coalesce(array_agg(x.year), '{}') AS years,
            coalesce(array_agg(x.name), '{}') AS names
-    FROM (SELECT r.id, r.created_at, f.title, coalesce(f.year, 0) AS year, u.display_name AS name
-            FROM rolls r JOIN movies f ON f.id = r.movie_id JOIN users u ON u.id = r.rolled_by
+    FROM (SELECT r.id, r.created_at, r.title, coalesce(r.year, 0) AS year, u.display_name AS name
+            FROM rolls r JOIN users u ON u.id = r.rolled_by
            WHERE r.list_id = l.id AND $4::bool
            ORDER BY r.created_at DESC, r.id
            LIMIT 5) x) rol

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type Device struct {
@@ -73,9 +74,11 @@ type ReplacedDevice struct {
 type Roll struct {
 	ID        uuid.UUID
 	ListID    uuid.UUID
-	MovieID   uuid.UUID
+	MovieID   pgtype.UUID
 	RolledBy  uuid.UUID
 	CreatedAt time.Time
+	Title     string
+	Year      *int32
 }
 
 type User struct {

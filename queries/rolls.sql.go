@@ -12,20 +12,22 @@ import (
 )
 
 const createRollForMember = `-- name: CreateRollForMember :one
-INSERT INTO rolls (list_id, movie_id, rolled_by)
-SELECT $1, $2, $3
-WHERE EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = $1 AND m.user_id = $3)
+INSERT INTO rolls (list_id, movie_id, rolled_by, title, year)
+SELECT f.list_id, f.id, $1, f.title, f.year FROM movies f
+WHERE f.id = $2 AND f.list_id = $3
+  AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = $3 AND m.user_id = $1)
 RETURNING id
 `
 
 type CreateRollForMemberParams struct {
-	ListID  uuid.UUID
-	MovieID uuid.UUID
 	UserID  uuid.UUID
+	MovieID uuid.UUID
+	ListID  uuid.UUID
 }
 
+// The roll keeps the film's title and year: it outlives the film.
 func (q *Queries) CreateRollForMember(ctx context.Context, arg CreateRollForMemberParams) (uuid.UUID, error) {
-	row := q.db.QueryRow(ctx, createRollForMember, arg.ListID, arg.MovieID, arg.UserID)
+	row := q.db.QueryRow(ctx, createRollForMember, arg.UserID, arg.MovieID, arg.ListID)
 	var id uuid.UUID
 	err := row.Scan(&id)
 	return id, err

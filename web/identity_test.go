@@ -237,8 +237,8 @@ func guestWithData(t *testing.T, a *testApp) (acct, g *browser, code string) {
 	g.mustStartList("Guest one")
 	g.mustStartList("Guest two")
 	a.db.MustExec(t, `WITH g AS (SELECT owner_id, id FROM lists WHERE name = 'Guest one'),
-		m AS (INSERT INTO movies (list_id, added_by, title, year) SELECT id, owner_id, 'Alien', 1979 FROM g RETURNING id, list_id, added_by)
-		INSERT INTO rolls (list_id, movie_id, rolled_by) SELECT list_id, id, added_by FROM m`)
+		m AS (INSERT INTO movies (list_id, added_by, title, year) SELECT id, owner_id, 'Alien', 1979 FROM g RETURNING id, list_id, added_by, title, year)
+		INSERT INTO rolls (list_id, movie_id, rolled_by, title, year) SELECT list_id, id, added_by, title, year FROM m`)
 	a.db.MustExec(t, `INSERT INTO list_members (list_id, user_id)
 		SELECT l.id, g.owner_id FROM lists l, (SELECT owner_id FROM lists WHERE name = 'Guest one') g WHERE l.name = 'Account list'`)
 	a.db.MustExec(t, `INSERT INTO list_members (list_id, user_id)

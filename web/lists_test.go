@@ -177,7 +177,7 @@ func TestRowLevelSecurityNet(t *testing.T) {
 		{"remove the owner", "DELETE FROM list_members WHERE list_id = $1 AND user_id <> $2"},
 		{"remove the owner's film", "DELETE FROM movies WHERE list_id = $1 AND added_by <> $2"},
 		{"add a film in the owner's name", "INSERT INTO movies (list_id, added_by, title) SELECT $1, owner_id, 'Forged' FROM lists WHERE id = $1 AND $2::uuid IS NOT NULL"},
-		{"roll in the owner's name", "INSERT INTO rolls (list_id, movie_id, rolled_by) SELECT $1, f.id, l.owner_id FROM movies f JOIN lists l ON l.id = f.list_id WHERE f.list_id = $1 AND $2::uuid IS NOT NULL"},
+		{"roll in the owner's name", "INSERT INTO rolls (list_id, movie_id, rolled_by, title) SELECT $1, f.id, l.owner_id, f.title FROM movies f JOIN lists l ON l.id = f.list_id WHERE f.list_id = $1 AND $2::uuid IS NOT NULL"},
 		{"rewrite a roll", "UPDATE rolls SET rolled_by = $2 WHERE list_id = $1"},
 		{"delete a roll", "DELETE FROM rolls WHERE list_id = $1 AND $2::uuid IS NOT NULL"},
 		{"retitle a film", "UPDATE movies SET title = 'Retitled' WHERE list_id = $1 AND $2::uuid IS NOT NULL"},
@@ -304,6 +304,43 @@ func TestRollMessages(t *testing.T) {
 	_, body = b.get(loc)
 	if !strings.Contains(body, "just-rolled") || !strings.Contains(body, "Tonight&#39;s film") && !strings.Contains(body, "Tonight's film") {
 		t.Errorf("the roll is not shown prominently")
+	}
+}
+
+// A roll is history: removing its film keeps it, with the title it
+// picked, and an older roll does not come back as tonight's film.
+func TestRollsOutliveTheirFilm(t *testing.T) {
+	a := mustApp(t)
+	b := a.browser(t)
+	list := b.mustStartList("History")
+	roll := func(title string) {
+		t.Helper()
+		res, _ := b.post(list+"/movies", "title", title, "year", "1979")
+		mustRedirect(t, res, list)
+		a.db.MustExec(t, "UPDATE movies SET watched_at = now() WHERE title <> $1", title)
+		res, _ = b.post(list + "/roll")
+		mustRedirect(t, res, list+"?rolled=")
+	}
+	roll("Alien")
+	roll("Stalker")
+	var stalker string
+	a.db.Super(t).QueryRow(context.Background(), "SELECT id::text FROM movies WHERE title = 'Stalker'").Scan(&stalker)
+	res, _ := b.post(list + "/movies/" + stalker + "/delete")
+	mustRedirect(t, res, list)
+
+	if n := a.db.MustCount(t, "SELECT count(*) FROM rolls WHERE title = 'Stalker' AND year = 1979 AND movie_id IS NULL"); n != 1 {
+		t.Errorf("the removed film's roll is gone or still linked: %d", n)
+	}
+	if n := a.db.MustCount(t, "SELECT count(*) FROM rolls WHERE title = 'Alien' AND movie_id IS NOT NULL"); n != 1 {
+		t.Errorf("the other roll changed: %d", n)
+	}
+	_, body := b.get(list)
+	tonight := between(body, `class="roll-title">`, "</p>")
+	if !strings.Contains(tonight, "Stalker") {
+		t.Errorf("tonight's film is %q, want the last roll's, Stalker", tonight)
+	}
+	if !strings.Contains(body, "Alien") {
+		t.Errorf("the earlier roll is not listed")
 	}
 }
 

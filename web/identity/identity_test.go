@@ -149,7 +149,7 @@ func TestMergeFaultInjection(t *testing.T) {
 	b, code := f.mustAccount(t)
 	a := f.mustGuest(t, "second")
 	f.db.MustExec(t, `INSERT INTO movies (list_id, added_by, title) SELECT id, owner_id, 'Alien' FROM lists WHERE owner_id = $1`, a.UserID)
-	f.db.MustExec(t, `INSERT INTO rolls (list_id, movie_id, rolled_by) SELECT list_id, id, added_by FROM movies WHERE added_by = $1`, a.UserID)
+	f.db.MustExec(t, `INSERT INTO rolls (list_id, movie_id, rolled_by, title) SELECT list_id, id, added_by, title FROM movies WHERE added_by = $1`, a.UserID)
 	before := f.ownedBy(t, a.UserID)
 
 	res := f.mustPreview(t, a, code)
