@@ -27,7 +27,7 @@ func CleanLine(field, input string, maxLen int, what string) (string, error) {
 	visible := false
 	for _, r := range s {
 		switch {
-		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+		case breaksLine(r):
 			return "", FieldError(field, "A "+what+" cannot contain control characters or line breaks.")
 		case unicode.Is(unicode.Bidi_Control, r):
 			return "", FieldError(field, "A "+what+" cannot contain characters that change the direction of text.")
@@ -38,6 +38,26 @@ func CleanLine(field, input string, maxLen int, what string) (string, error) {
 		return "", FieldError(field, "Please enter a "+what+".")
 	}
 	return s, nil
+}
+
+// ShowTyped returns input as it may be shown back in its field after
+// CleanLine refused it: bytes that are not UTF-8, control characters, line
+// breaks and text-direction controls each become U+FFFD, so the field shows
+// where the problem is instead of hiding it (or turning the field's text
+// around), and the page never carries them.
+func ShowTyped(input string) string {
+	return strings.Map(func(r rune) rune { // it maps each invalid byte to U+FFFD itself
+		if breaksLine(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return utf8.RuneError
+		}
+		return r
+	}, input)
+}
+
+// breaksLine reports whether r is a control character or a line break,
+// which a one-line name or title never holds.
+func breaksLine(r rune) bool {
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
 }
 
 // dropFiller removes zero-width space, word joiner, BOM and soft hyphen.

@@ -108,3 +108,23 @@ func TestCleanLine(t *testing.T) {
 		})
 	}
 }
+
+func TestShowTyped(t *testing.T) {
+	cases := []struct{ input, want string }{
+		{"Alien", "Alien"},
+		{"  Alien ", "  Alien "},
+		{"Café <b>", "Café <b>"},
+		{"Ali\xffen", "Ali\ufffden"},
+		{"Ali\xff\xfeen", "Ali\ufffd\ufffden"},
+		{"Ali\x00en\n", "Ali\ufffden\ufffd"},
+		{"Ali\ten", "Ali\ufffden"},
+		{"Ali\u2028en", "Ali\ufffden"},
+		{"Otter\u202e2 days ago", "Otter\ufffd2 days ago"},
+		{"Ali\u200ben", "Ali\u200ben"}, // a filler shows nothing, and CleanLine drops it
+	}
+	for _, c := range cases {
+		if got := queries.ShowTyped(c.input); got != c.want {
+			t.Errorf("ShowTyped(%q) = %q, want %q", c.input, got, c.want)
+		}
+	}
+}

@@ -66,7 +66,7 @@ func (s *Server) renameAccount(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusUnauthorized)
 		return
 	}
-	if !s.parseForm(w, r) {
+	if !s.parseForm(w, r, "display_name") {
 		return
 	}
 	input := r.PostFormValue("display_name")

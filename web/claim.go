@@ -23,7 +23,7 @@ func (s *Server) renderClaim(w http.ResponseWriter, r *http.Request, status int,
 // claim checks a pasted code, then signs in, says "already signed in", or
 // shows what confirming would move.
 func (s *Server) claim(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
+	if !s.parseForm(w, r, "code") {
 		return
 	}
 	input := r.PostFormValue("code")

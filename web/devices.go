@@ -26,11 +26,13 @@ func (s *Server) signOutDevice(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, r, "/account?done=device-out")
 }
 
-// signOutOthers signs out every device of the viewer's but this one.
+// signOutOthers signs out every device of the viewer's but this one. A
+// visitor has no devices: it is told so, as by the account page's other
+// forms.
 func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) {
 	sess := identity.FromContext(r.Context())
 	if sess == nil {
-		s.renderError(w, r, http.StatusNotFound)
+		s.renderError(w, r, http.StatusUnauthorized)
 		return
 	}
 	if _, err := s.id.SignOutOthers(r.Context(), sess); err != nil {

@@ -17,6 +17,7 @@ var errorView = map[int]views.ErrorPage{
 	http.StatusTooManyRequests:       {Heading: "Slow down", Message: "Too many requests from your network just now. Please wait a minute and try again."},
 	http.StatusRequestEntityTooLarge: {Heading: "Too much text", Message: "That form was far larger than anything MovieDice needs. Nothing was saved."},
 	http.StatusBadRequest:            {Heading: "Something is off with that form", Message: "It could not be read, so nothing was changed."},
+	http.StatusUnsupportedMediaType:  {Heading: "Something is off with that form", Message: "It was not sent as a web form, so nothing was changed."},
 	http.StatusUnprocessableEntity:   {Heading: "Please check that", Message: "Something in that form needs fixing. Nothing was saved."},
 	http.StatusConflict:              {Heading: "That clashes", Message: "That clashes with something that already exists. Nothing was saved."},
 }

@@ -2,7 +2,9 @@ package web
 
 import (
 	"errors"
+	"mime"
 	"net/http"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -17,13 +19,35 @@ var (
 	errFormTooLarge = &queries.Error{Code: queries.EINVALID, Message: "That form was far larger than anything MovieDice needs. Nothing was saved."}
 	errFormUnread   = &queries.Error{Code: queries.EINVALID, Message: "That form could not be read. Nothing was saved."}
 	errFormNotText  = &queries.Error{Code: queries.EINVALID, Message: "That form contained bytes that are not text. Nothing was saved."}
+	errFormEncoding = &queries.Error{Code: queries.EINVALID, Message: "That form was not sent as a web form (application/x-www-form-urlencoded or multipart/form-data). Nothing was saved."}
 )
 
-// parseForm reads a POSTed form, refusing oversize bodies and fields that
-// are not valid UTF-8. On error it has answered the request.
-func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+// parseForm reads a POSTed form, refusing oversize bodies, bodies that are
+// not a form (which Go would read as an empty one, and the handler would
+// answer "please enter a title" to a title it never saw), and fields that
+// are not valid UTF-8. typed names the fields that hold what someone typed
+// (a title, a name, a code): those may hold anything, as their own checks
+// refuse bad text with a message next to the field, keeping the input. On
+// error it has answered the request.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request, typed ...string) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
+	var err error
+	switch mediaType(r) {
+	case "application/x-www-form-urlencoded":
+		err = r.ParseForm()
+	case "multipart/form-data": // what a form with enctype="multipart/form-data" or curl -F sends
+		err = r.ParseMultipartForm(maxFormBytes)
+	case "":
+		if r.ContentLength == 0 { // a form without fields, as from curl -X POST
+			err = r.ParseForm()
+			break
+		}
+		fallthrough
+	default:
+		s.renderErrorMessage(w, r, http.StatusUnsupportedMediaType, errFormEncoding.Message)
+		return false
+	}
+	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			s.renderErrorMessage(w, r, http.StatusRequestEntityTooLarge, errFormTooLarge.Message)
@@ -32,15 +56,25 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 		}
 		return false
 	}
-	for _, values := range r.PostForm {
+	for name, values := range r.PostForm {
 		for _, v := range values {
-			if !utf8.ValidString(v) {
+			if !utf8.ValidString(name) || !utf8.ValidString(v) && !slices.Contains(typed, name) {
 				s.renderErrorMessage(w, r, http.StatusBadRequest, errFormNotText.Message)
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// mediaType is the request's Content-Type without its parameters, or ""
+// when it has none (or one that does not parse).
+func mediaType(r *http.Request) string {
+	t, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return ""
+	}
+	return t
 }
 
 // pathID parses the {name} path segment as a uuid in its one canonical

@@ -89,7 +89,7 @@ func notFoundUnless(n int64, err error) error {
 // createList starts a list owned by the viewer, who becomes its first
 // member. For a visitor this is the first contribution: it mints the user.
 func (s *Server) createList(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
+	if !s.parseForm(w, r, "name") {
 		return
 	}
 	input := r.PostFormValue("name")
@@ -123,7 +123,7 @@ func newInviteToken() string {
 // renameList renames a list; only its owner may.
 func (s *Server) renameList(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
-	if err != nil || !s.parseForm(w, r) {
+	if err != nil || !s.parseForm(w, r, "name") {
 		s.failUnlessAnswered(w, r, err)
 		return
 	}

@@ -53,7 +53,7 @@ func sameMovieMessage(same queries.FindSameMovieForMemberRow) string {
 // re-render the page with the input and a message.
 func (s *Server) addMovie(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
-	if err != nil || !s.parseForm(w, r) {
+	if err != nil || !s.parseForm(w, r, "title", "year") {
 		s.failUnlessAnswered(w, r, err)
 		return
 	}

@@ -160,7 +160,7 @@ func (a *testApp) sweepTable() map[string]sweepRoute {
 		"POST /claim":                           {path: fixed("/claim"), form: []string{"code", "0000-0000-0000-0000-0000-0000"}, want: [4]int{422, 422, 422, 422}, noIDs: true},
 		"POST /claim/confirm":                   {path: fixed("/claim/confirm"), form: []string{"token", "forged"}, want: [4]int{400, 400, 400, 400}, noIDs: true},
 		"POST /devices/{id}/signout":            {path: devicePath, form: []string{"confirm", "yes"}, want: [4]int{seen, seen, seen, nf}},
-		"POST /devices/signout-others":          {path: fixed("/devices/signout-others"), want: [4]int{seen, seen, seen, nf}, noIDs: true},
+		"POST /devices/signout-others":          {path: fixed("/devices/signout-others"), want: [4]int{seen, seen, seen, http.StatusUnauthorized}, noIDs: true},
 		"POST /signout":                         {path: fixed("/signout"), form: []string{"confirm", "yes"}, want: [4]int{seen, seen, seen, seen}, noIDs: true},
 		"GET /static/{path...}":                 {path: fixed(static), want: [4]int{ok, ok, ok, ok}, noIDs: true},
 		"GET /healthz":                          {path: fixed("/healthz"), want: [4]int{ok, ok, ok, ok}, noIDs: true},
