@@ -103,6 +103,18 @@ func TestFormsShowBackWhatWasTyped(t *testing.T) {
 			t.Errorf("%d films called Heat (1995), want 1", n)
 		}
 	})
+	t.Run("an oversize multipart form is refused as too large", func(t *testing.T) {
+		var body bytes.Buffer
+		m := multipart.NewWriter(&body)
+		m.WriteField("title", strings.Repeat("x", maxFormBytes))
+		m.Close()
+		before := a.snapshot(t)
+		res, page := send(t, list+"/movies", m.FormDataContentType(), body.Bytes())
+		mustSee(t, res, page, 413, "far larger")
+		if a.snapshot(t) != before {
+			t.Errorf("the database changed")
+		}
+	})
 	t.Run("a post without a body is a form without fields", func(t *testing.T) {
 		res, body := send(t, "/lists", "", nil)
 		mustSee(t, res, body, 422, `id="list-name-error" role="alert">Please enter a list name.<`)

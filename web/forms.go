@@ -58,7 +58,7 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request, typed ...stri
 	}
 	for name, values := range r.PostForm {
 		for _, v := range values {
-			if !utf8.ValidString(name) || !utf8.ValidString(v) && !slices.Contains(typed, name) {
+			if !utf8.ValidString(name) || (!utf8.ValidString(v) && !slices.Contains(typed, name)) {
 				s.renderErrorMessage(w, r, http.StatusBadRequest, errFormNotText.Message)
 				return false
 			}
