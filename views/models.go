@@ -84,7 +84,7 @@ type ListPage struct {
 
 // LiveParts says which parts of a list a live fragment carries.
 type LiveParts struct {
-	Roll, Movies, EarlierRolls, Members bool
+	Name, Roll, Movies, EarlierRolls, Members bool
 	// Count is the roll section's count of unwatched films alone.
 	Count bool
 	// Films are single films for the page's script to put in their place
@@ -215,4 +215,6 @@ type ErrorPage struct {
 	Heading   string
 	Message   string
 	RequestID string
+	// SignedOut offers a recovery code: the browser was signed out.
+	SignedOut bool
 }

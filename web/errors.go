@@ -22,6 +22,14 @@ var errorView = map[int]views.ErrorPage{
 	http.StatusConflict:              {Heading: "That clashes", Message: "That clashes with something that already exists. Nothing was saved."},
 }
 
+// signedOutView is the 404 and 401 page for a browser whose session cookie
+// named a session that is gone (signed out, perhaps from another device):
+// "nothing here" would mislead it. It depends on the request's cookie
+// alone, never on what was asked for, so it tells nothing about whether a
+// list exists.
+var signedOutView = views.ErrorPage{Heading: "Signed out",
+	Message: "This browser was signed out, so it cannot see this page.", SignedOut: true}
+
 // renderError writes the styled page for status.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int) {
 	s.renderErrorMessage(w, r, status, "")
@@ -31,6 +39,9 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int)
 // the status's standard text when message is empty).
 func (s *Server) renderErrorMessage(w http.ResponseWriter, r *http.Request, status int, message string) {
 	e := errorView[status]
+	if (status == http.StatusNotFound || status == http.StatusUnauthorized) && signedOut(r.Context()) {
+		e, message = signedOutView, ""
+	}
 	e.Status = status
 	e.RequestID = requestID(r.Context())
 	if e.Heading == "" {

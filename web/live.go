@@ -57,12 +57,22 @@ func (s *Server) onList(ctx context.Context, list, user uuid.UUID) error {
 }
 
 // mayFollow is the hub's live.Check: the subscriber's device is still
-// signed in, as its user (not signed out, nor merged into another user),
-// and that user still on the list.
+// signed in, as its user, and that user still on the list. A device a
+// claim replaced lately, or merged into another user, is not signed out:
+// the browser uses another account now (live.ErrSwitched).
 func (s *Server) mayFollow(ctx context.Context, sub live.Subscriber) error {
 	dev, err := s.q.GetSessionForDevice(ctx, sub.Device)
 	switch err = queries.Translate(err); {
-	case queries.ErrorCode(err) == queries.ENOTFOUND, err == nil && dev.UserID != sub.User:
+	case err == nil && dev.UserID != sub.User:
+		return live.ErrSwitched
+	case queries.ErrorCode(err) == queries.ENOTFOUND:
+		replaced, err := s.q.WasDeviceReplaced(ctx, sub.Device)
+		switch {
+		case err != nil:
+			return err
+		case replaced:
+			return live.ErrSwitched
+		}
 		return live.ErrSignedOut
 	case err != nil:
 		return err
@@ -78,7 +88,7 @@ func (s *Server) mayFollow(ctx context.Context, sub live.Subscriber) error {
 // as one of its subscribers and rendered the same for every member.
 func (s *Server) renderLive(ctx context.Context, list, asUser uuid.UUID, u live.Update) ([]byte, int64, bool, error) {
 	page := &views.ListPage{ID: list.String()}
-	which := views.LiveParts{Roll: u.Parts&live.PartRoll != 0, Movies: u.Parts&live.PartMovies != 0,
+	which := views.LiveParts{Name: u.Parts&live.PartName != 0, Roll: u.Parts&live.PartRoll != 0, Movies: u.Parts&live.PartMovies != 0,
 		EarlierRolls: u.Parts&live.PartEarlierRolls != 0, Members: u.Parts&live.PartMembers != 0, Count: u.Parts&live.PartCount != 0}
 	err := queries.ReadAsUser(ctx, s.pool, asUser, func(q *queries.Queries) error {
 		parts := u.Parts

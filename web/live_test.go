@@ -546,3 +546,75 @@ func (c *wsClient) presence(ok func(here string) bool, what string) {
 	}
 	c.t.Fatalf("who is here never showed %s; last: %s", what, last)
 }
+
+// A rename reaches every member's page at once: the list's heading comes
+// in the live update, escaped like anything else a member typed.
+func TestLiveRename(t *testing.T) {
+	a := mustAppWith(t, unlimited)
+	w := a.mustSweepWorld(t)
+	list := "/l/" + w.list
+	res, body := w.m.get(list)
+	mustSee(t, res, body, 200, `<h1 id="list-heading">L</h1>`)
+	c := w.m.mustDialLive(list)
+	c.next()
+	res, _ = w.o.post(list+"/rename", "name", `Tom & Jerry <b>night</b>`)
+	mustRedirect(t, res, list)
+	got := c.waitFor(`id="list-heading"`)
+	if !strings.Contains(got, `<h1 id="list-heading">Tom &amp; Jerry &lt;b&gt;night&lt;/b&gt;</h1>`) {
+		t.Errorf("the new name, escaped, is not in the update:\n%s", got)
+	}
+}
+
+// A browser whose device a claim replaces, or a merge moves to another
+// account, is signed in as that account, not signed out: its open tabs
+// are told so (4002), not "signed out" (4001).
+func TestLiveTabOfABrowserThatClaimsAnAccount(t *testing.T) {
+	if live.StatusSwitched == live.StatusSignedOut || live.StatusSwitched == live.StatusRemoved || live.StatusSwitched == live.StatusListDeleted {
+		t.Fatalf("close code %d is taken", live.StatusSwitched)
+	}
+	// claimWith has g paste code and confirm the preview, with a tab of
+	// g's open on "Guest one" (which the account is on too: the guest's
+	// membership collapses into the account's) and one on "Guest two"
+	// (which only moves); both must be closed with 4002.
+	claimWith := func(t *testing.T, a *testApp, g *browser, code, confirm string) {
+		t.Helper()
+		var tabs []*wsClient
+		for _, name := range []string{"Guest one", "Guest two"} {
+			var list string
+			a.db.Super(t).QueryRow(context.Background(), "SELECT id::text FROM lists WHERE name = $1", name).Scan(&list)
+			tab := g.mustDialLive("/l/" + list)
+			tab.next()
+			tabs = append(tabs, tab)
+		}
+		res, body := g.post("/claim", "code", code)
+		mustSee(t, res, body, 200, confirm)
+		res, _ = g.post("/claim/confirm", "token", between(body, `name="token" value="`, `"`))
+		mustRedirect(t, res, "/account")
+		for i, tab := range tabs {
+			if got := tab.closedWith(); got != live.StatusSwitched {
+				t.Errorf("tab %d closed with %d, want %d", i, got, live.StatusSwitched)
+			}
+		}
+	}
+	t.Run("a guest's tabs when the guest merges into an account", func(t *testing.T) {
+		a := mustAppWith(t, unlimited)
+		_, g, code := guestWithData(t, a)
+		claimWith(t, a, g, code, "Merge and sign in")
+	})
+	t.Run("an account's tabs when the browser switches accounts", func(t *testing.T) {
+		a := mustAppWith(t, unlimited)
+		_, g, code := guestWithData(t, a)
+		g.mustGetCode()
+		claimWith(t, a, g, code, "Switch accounts")
+	})
+	t.Run("a tab of a device a merge moves to the account", func(t *testing.T) {
+		a := mustAppWith(t, unlimited)
+		w := a.mustSweepWorld(t)
+		tab := w.m.mustDialLive("/l/" + w.list)
+		tab.next()
+		a.db.MustExec(t, "UPDATE devices SET user_id = $1 WHERE id = $2", w.zID, w.devices[w.m])
+		if got := tab.closedWith(); got != live.StatusSwitched {
+			t.Errorf("closed with %d, want %d", got, live.StatusSwitched)
+		}
+	})
+}

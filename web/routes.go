@@ -63,7 +63,8 @@ func (s *Server) chain(h http.Handler) http.Handler {
 }
 
 // sessions loads the request's session, except for the machine endpoints
-// and static files, which do not need to know who is asking.
+// and static files, which do not need to know who is asking, and notes a
+// session that is gone for the error pages (markSignedOut).
 func (s *Server) sessions(next http.Handler) http.Handler {
 	withSession := s.id.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -74,6 +75,9 @@ func (s *Server) sessions(next http.Handler) http.Handler {
 		default:
 			s.fail(w, r, identity.ErrReplaced) // not a visitor's first contribution: the browser has an account
 			return
+		}
+		if identity.FromContext(r.Context()) == nil {
+			r = markSignedOut(w, r)
 		}
 		next.ServeHTTP(w, r)
 	}))

@@ -132,19 +132,29 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 	}()
 	if err := c.Render(r.Context(), buf); err != nil {
 		s.log.ErrorContext(r.Context(), "render", "err", err, "request_id", requestID(r.Context()))
+		setHistory(w.Header(), r, http.StatusInternalServerError)
 		http.Error(w, "Something went wrong; please try again.", http.StatusInternalServerError)
 		return
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	if status >= 400 && r.Header.Get("HX-Request") == "true" {
-		// A form sent by htmx that comes back with a message stays at
-		// the page's address, not the form's (which only takes POSTs).
-		h.Set("HX-Push-Url", "false")
-	}
+	setHistory(h, r, status)
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// setHistory tells htmx (a boosted form or link) what to do with the
+// browser's history for a page it swaps in. A page that answers a form
+// itself (a recovery code, a confirmation) or refuses a request stays at
+// the address of the page the form was on: the form's own address takes
+// only POSTs, so Reload or Back there would be a 405. (That a page an
+// action leads back to replaces its history entry, rather than adding one
+// per film added, is the page's script's doing: static/js/app.js.)
+func setHistory(h http.Header, r *http.Request, status int) {
+	if status >= 400 || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		h.Set("HX-Push-Url", "false")
+	}
 }
 
 var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}

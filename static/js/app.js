@@ -101,7 +101,7 @@
 
   // A rename arrives as a new heading; the tab's title follows it.
   function retitle() {
-    var name = document.getElementById("list-name");
+    var name = document.getElementById("list-heading");
     if (name && name.textContent) {
       document.title = name.textContent + " · MovieDice";
     }

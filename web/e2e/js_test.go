@@ -128,6 +128,22 @@ func TestBoostedPagesStayTrue(t *testing.T) {
 		ann.do(t, "restore the network", offline(false))
 		wantCounts(t, app, map[string]int64{"SELECT count(*) FROM movies WHERE title = 'Never sent'": 0})
 	})
+
+	t.Run("a page that answers a form reloads as the page the form was on", func(t *testing.T) {
+		// The form's own address takes only POSTs: Reload there was a 405.
+		ann.visit(t, app, "/account")
+		ann.press(t, "Get a recovery code")
+		if code := ann.text(t, "#recovery-code"); len(code) != 29 {
+			ann.fail(t, "recovery code %q", code)
+		}
+		if got := ann.path(t); got != "/account" {
+			ann.fail(t, "the recovery code shows at %s, want /account", got)
+		}
+		ann.navigate(t, "reload", chromedp.Reload())
+		if got := ann.text(t, "h1"); got != "Your account" {
+			ann.fail(t, "after a reload: %q", got)
+		}
+	})
 }
 
 // A member who leaves a list page for another site or page drops out of

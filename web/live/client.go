@@ -20,9 +20,11 @@ type StatusCode = websocket.StatusCode
 
 // Close codes. htmx's ws extension reconnects (with jittered backoff) after
 // 1012 and 1013, so those are used where the browser should come back;
-// after the 4xxx codes it would be refused, so it stays away.
+// after the 4xxx codes it stays away: it would be refused, or (4002) its
+// page is another account's.
 const (
 	StatusSignedOut   StatusCode = 4001
+	StatusSwitched    StatusCode = 4002 // signed in as another account: a claim replaced or merged the device
 	StatusRemoved     StatusCode = 4003
 	StatusListDeleted StatusCode = 4004
 	StatusTooSlow                = websocket.StatusTryAgainLater  // 1013
@@ -50,17 +52,18 @@ type Subscriber struct {
 }
 
 // Check tells whether s may still follow its list: nil if its device is
-// still signed in, as its user, and the user is on the list; ErrSignedOut
-// or ErrRemoved if not; any other error if it cannot tell. The hub asks
-// it whenever it may have missed the announcement that ends a
+// still signed in, as its user, and the user is on the list; ErrSignedOut,
+// ErrSwitched or ErrRemoved if not; any other error if it cannot tell. The
+// hub asks it whenever it may have missed the announcement that ends a
 // subscription: once the connection is registered, and after the feed was
-// down.
+// down; and when its device is announced deleted or moved, to tell which.
 type Check func(ctx context.Context, s Subscriber) error
 
 // What a Check answers for a subscriber that may no longer follow its
 // list; the texts are the close reasons.
 var (
 	ErrSignedOut = errors.New("this device was signed out")
+	ErrSwitched  = errors.New("this browser now uses another account")
 	ErrRemoved   = errors.New("you are no longer on this list")
 )
 

@@ -53,11 +53,14 @@ const (
 	// PartCount is the roll section's count of unwatched films alone (the
 	// roll section carries it too).
 	PartCount
-	AllParts = PartRoll | PartMovies | PartEarlierRolls | PartMembers
+	// PartName is the list's name, its page's heading.
+	PartName
+	AllParts = PartRoll | PartMovies | PartEarlierRolls | PartMembers | PartName
 )
 
 // partsOf is what an event of kind changes on the page. A changed film
-// itself is sent on its own (Update.Films), not as a part.
+// itself is sent on its own (Update.Films), not as a part. A change of the
+// list itself (its name, owner or invitation) sends every part.
 func partsOf(kind string) Parts {
 	switch table, _, _ := strings.Cut(kind, "."); table {
 	case "movies":
@@ -241,7 +244,7 @@ func (h *Hub) listen(ctx context.Context) error {
 		case devicesChannel:
 			if id, err := uuid.Parse(n.Payload); err == nil {
 				h.cfg.DeviceChanged(id)
-				h.closeDevice(id)
+				h.deviceChanged(id)
 			}
 		case changesChannel:
 			var e Event
@@ -269,7 +272,7 @@ func (h *Hub) dispatch(e Event) {
 		return
 	case "list_members.delete":
 		if user, err := uuid.Parse(e.Row); err == nil {
-			t.closeUser(user, StatusRemoved, ErrRemoved.Error())
+			t.endUser(user)
 		}
 	}
 	parts, film := partsOf(e.Kind), uuid.Nil
@@ -292,16 +295,55 @@ func (h *Hub) resyncAll() {
 	}
 }
 
-func (h *Hub) closeDevice(device uuid.UUID) {
+// deviceChanged ends the connections of a device the database announced
+// deleted or moved to another user (see endChecked).
+func (h *Hub) deviceChanged(device uuid.UUID) {
 	h.mu.Lock()
 	var cs []*client
 	for c := range h.byDevice[device] {
+		if t := h.topics[c.List]; t != nil {
+			t.suspend(c)
+		}
 		cs = append(cs, c)
 	}
 	h.mu.Unlock()
-	for _, c := range cs {
-		c.close(StatusSignedOut, ErrSignedOut.Error())
+	h.endChecked(cs, StatusSignedOut, ErrSignedOut)
+}
+
+// endChecked closes cs, whose subscriptions an announcement ended, with
+// code and why's text, unless a check says more. The announcements do not
+// say everything the browser should hear: a device deleted may have been
+// signed out or replaced by a claim, a member gone from a list may have
+// been removed or merged into another account, and a browser that claimed
+// an account is signed in, as that account (StatusSwitched). So cs, held
+// already (sent nothing more), are closed once one check per tab's device
+// and list says which; an answer that adds nothing (nil, or cannot tell)
+// leaves the announcement's own.
+func (h *Hub) endChecked(cs []*client, code StatusCode, why error) {
+	if len(cs) == 0 {
+		return
 	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+		defer cancel()
+		checked := map[Subscriber]error{}
+		for _, c := range cs {
+			err, ok := checked[c.Subscriber]
+			if !ok {
+				err = c.check(ctx, c.Subscriber)
+				checked[c.Subscriber] = err
+			}
+			switch {
+			case errors.Is(err, ErrSignedOut), errors.Is(err, ErrSwitched), errors.Is(err, ErrRemoved):
+				c.close(h.closeFor(err))
+			default:
+				if err != nil {
+					h.log.Warn("live: check subscriber", "err", err)
+				}
+				c.close(code, why.Error())
+			}
+		}
+	}()
 }
 
 // checkTimeout bounds one join's check, or one topic's checks after the
@@ -313,6 +355,8 @@ func (h *Hub) closeFor(err error) (StatusCode, string) {
 	switch {
 	case errors.Is(err, ErrSignedOut):
 		return StatusSignedOut, ErrSignedOut.Error()
+	case errors.Is(err, ErrSwitched):
+		return StatusSwitched, ErrSwitched.Error()
 	case errors.Is(err, ErrRemoved):
 		return StatusRemoved, ErrRemoved.Error()
 	}

@@ -318,6 +318,65 @@ func TestJoinerIsCheckedAgainOnceRegistered(t *testing.T) {
 	}
 }
 
+// A device the database announces deleted or moved, and a member it
+// announces gone from the list, are closed as a check says: signed out,
+// removed, or now another account's (a claim replaced the device, or
+// merged the user into an account); a check that adds nothing, or cannot
+// tell, leaves the announcement's own code. Nothing is sent while the
+// check runs.
+func TestEndingAnnouncementsAreCheckedForTheCloseCode(t *testing.T) {
+	list := uuid.New()
+	h := New(Config{
+		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
+			return []byte("list"), 1, true, nil
+		},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	other := subscribe(t, h, list, uuid.New())
+	other.next(t)
+	announcements := map[string]func(s Subscriber){
+		"device":  func(s Subscriber) { h.deviceChanged(s.Device) },
+		"removal": func(s Subscriber) { h.dispatch(Event{List: list, Kind: "list_members.delete", Row: s.User.String()}) },
+	}
+	for _, tc := range []struct {
+		announced string
+		verdict   error
+		want      StatusCode
+	}{
+		{"device", ErrSignedOut, StatusSignedOut},
+		{"device", ErrSwitched, StatusSwitched},
+		{"device", nil, StatusSignedOut},
+		{"device", errors.New("database unreachable"), StatusSignedOut},
+		{"removal", ErrRemoved, StatusRemoved},
+		{"removal", ErrSwitched, StatusSwitched},
+		{"removal", nil, StatusRemoved},
+	} {
+		t.Run(fmt.Sprintf("%s, checked: %v", tc.announced, tc.verdict), func(t *testing.T) {
+			var announced atomic.Bool
+			verdict := make(chan error)
+			check := func(context.Context, Subscriber) error {
+				if !announced.Load() {
+					return nil
+				}
+				return <-verdict
+			}
+			s := Subscriber{List: list, Device: uuid.New(), User: uuid.New()}
+			tab := subscribeChecked(t, h, s, check)
+			tab.next(t)
+			announced.Store(true)
+			announcements[tc.announced](s)
+			h.dispatch(Event{List: list, Kind: "rolls.insert"})
+			if got := other.next(t); got != "list" { // the change went out
+				t.Fatalf("the other member got %q", got)
+			}
+			verdict <- tc.verdict
+			if code, before := tab.closedWith(t); code != tc.want || len(before) > 0 {
+				t.Errorf("closed with %d after %q, want %d after nothing", code, before, tc.want)
+			}
+		})
+	}
+}
+
 // A removal announced while a new connection's check is under way closes
 // it, though it is not subscribed yet; it is sent nothing.
 func TestRemovalDuringTheJoinersCheckClosesIt(t *testing.T) {
@@ -331,8 +390,9 @@ func TestRemovalDuringTheJoinersCheckClosesIt(t *testing.T) {
 	checking, release := make(chan struct{}), make(chan struct{})
 	joined := make(chan *recorder)
 	go func() {
+		var once sync.Once
 		joined <- subscribeChecked(t, h, Subscriber{List: list, Device: uuid.New(), User: user}, func(context.Context, Subscriber) error {
-			close(checking)
+			once.Do(func() { close(checking) })
 			<-release // it read the membership before the removal
 			return nil
 		})

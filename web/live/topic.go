@@ -106,14 +106,34 @@ func (t *topic) add(c *client) {
 	t.poke()
 }
 
+// suspend holds c again, if subscribed, until its close: closes reach it,
+// nothing else does (see Hub.endChecked).
+func (t *topic) suspend(c *client) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.suspendLocked(c)
+}
+
+func (t *topic) suspendLocked(c *client) {
+	if _, ok := t.clients[c]; ok {
+		t.unsubscribeLocked(c)
+		t.held[c] = struct{}{}
+	}
+}
+
 // remove unsubscribes c and reports whether the topic is now empty.
 func (t *topic) remove(c *client) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.held, c)
-	if _, ok := t.clients[c]; !ok {
-		return len(t.clients) == 0 && len(t.held) == 0
+	if _, ok := t.clients[c]; ok {
+		t.unsubscribeLocked(c)
 	}
+	return len(t.clients) == 0 && len(t.held) == 0
+}
+
+// unsubscribeLocked takes subscribed c out of what is sent.
+func (t *topic) unsubscribeLocked(c *client) {
 	delete(t.clients, c)
 	delete(t.fresh, c)
 	delete(t.whoNew, c)
@@ -121,7 +141,6 @@ func (t *topic) remove(c *client) bool {
 		delete(t.users, c.User)
 		t.hub.presence.changed(t.list)
 	}
-	return len(t.clients) == 0 && len(t.held) == 0
 }
 
 // viewers is who has this list open on this instance.
@@ -302,7 +321,7 @@ func (t *topic) renderList(changed Update) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// A user the renderer finds cannot see the list (a removal this hub
-	// never heard of) is gone: closed before anything is sent.
+	// never heard of) is gone: held, sent nothing more, and closed.
 	var gone map[uuid.UUID]bool
 	render := func(what Update) (html []byte, version int64, found bool, err error) {
 		for _, u := range users {
@@ -337,7 +356,7 @@ func (t *topic) renderList(changed Update) {
 		return
 	}
 	for u := range gone {
-		t.closeUser(u, StatusRemoved, ErrRemoved.Error())
+		t.endUser(u)
 	}
 	if err != nil {
 		t.hub.log.Error("live: render", "list", t.list, "err", err)
@@ -372,7 +391,7 @@ func (t *topic) renderList(changed Update) {
 	for c := range t.clients {
 		_, isFresh := fresh[c]
 		switch {
-		case gone[c.User]: // closed above
+		case gone[c.User]: // held above, and closing
 		case full || isFresh:
 			s := send{c: c, frame: whole}
 			if part != nil && version > wholeVersion { // a change landed between the two renders
@@ -391,8 +410,24 @@ func (t *topic) closeAll(code StatusCode, reason string) {
 	t.closeWhere(func(*client) bool { return true }, code, reason)
 }
 
-func (t *topic) closeUser(user uuid.UUID, code StatusCode, reason string) {
-	t.closeWhere(func(c *client) bool { return c.User == user }, code, reason)
+// endUser ends user's subscriptions to the list, which the user can no
+// longer see: taken off it, or merged into another account (see
+// Hub.endChecked).
+func (t *topic) endUser(user uuid.UUID) {
+	t.mu.Lock()
+	var cs []*client
+	for _, set := range []map[*client]struct{}{t.clients, t.held} {
+		for c := range set {
+			if c.User == user {
+				cs = append(cs, c)
+			}
+		}
+	}
+	for _, c := range cs {
+		t.suspendLocked(c)
+	}
+	t.mu.Unlock()
+	t.hub.endChecked(cs, StatusRemoved, ErrRemoved)
 }
 
 // closeWhere closes the subscribers that match, held ones too.
