@@ -104,6 +104,38 @@ func TestMigrations(t *testing.T) {
 		}
 	})
 
+	t.Run("identity row-level security comes off with its grants restored, and on again", func(t *testing.T) {
+		pdb, p := migratedDownTo(t, 7)
+		// state is whether each identity table is under forced row-level
+		// security, and which of 00008's narrowed grants the app holds.
+		state := func() string {
+			var s string
+			err := pdb.Super(t).QueryRow(ctx, `SELECT concat_ws(',',
+				(SELECT string_agg(relname || ':' || (relrowsecurity AND relforcerowsecurity), ' ' ORDER BY relname) FROM pg_class
+				  WHERE relname IN ('users', 'devices', 'recovery_codes', 'merges', 'replaced_devices') AND relkind = 'r'),
+				has_table_privilege($1, 'users', 'UPDATE'), has_table_privilege($1, 'devices', 'UPDATE'),
+				has_table_privilege($1, 'recovery_codes', 'UPDATE'), has_table_privilege($1, 'merges', 'INSERT'),
+				has_table_privilege($1, 'replaced_devices', 'SELECT'),
+				(SELECT count(*) FROM pg_proc WHERE proname IN ('session_for_device', 'device_replaced_at')))`,
+				queries.AppRole).Scan(&s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		const off = "devices:false merges:false recovery_codes:false replaced_devices:false users:false,t,t,t,t,t,0"
+		const on = "devices:true merges:true recovery_codes:true replaced_devices:true users:true,f,f,f,f,f,2"
+		if got := state(); got != off {
+			t.Errorf("down: %s, want %s", got, off)
+		}
+		if _, err := p.Up(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := state(); got != on {
+			t.Errorf("up again: %s, want %s", got, on)
+		}
+	})
+
 	t.Run("down then up again works", func(t *testing.T) {
 		pdb := pgtest.New(t)
 		p, err := migrations.NewProvider(mustOpen(t, pdb.URL))
@@ -157,6 +189,35 @@ func TestSchema(t *testing.T) {
 		}
 		if _, err := pool.Exec(context.Background(), "DROP TABLE rolls"); err == nil {
 			t.Errorf("app role could drop a table")
+		}
+	})
+
+	t.Run("every table is under forced row-level security, with a policy for the app", func(t *testing.T) {
+		rows, err := pdb.Super(t).Query(context.Background(), `
+			SELECT c.relname, c.relrowsecurity AND c.relforcerowsecurity,
+			       EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND $1::regrole = ANY (p.polroles)),
+			       has_any_column_privilege($1, c.oid, 'SELECT')
+			FROM pg_class c
+			WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND c.relname <> 'goose_db_version'`, queries.AppRole)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var table string
+			var forced, policy, granted bool
+			if err := rows.Scan(&table, &forced, &policy, &granted); err != nil {
+				t.Fatal(err)
+			}
+			// A table the app may read (some columns of: users) needs a
+			// policy saying which rows; one it may not (replaced_devices)
+			// needs none.
+			if !forced || granted != policy {
+				t.Errorf("%s: forced row-level security %v, app policy %v, app may read %v", table, forced, policy, granted)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
 		}
 	})
 

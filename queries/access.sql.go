@@ -7,14 +7,16 @@ package queries
 
 import (
 	"context"
+
+	"github.com/google/uuid"
 )
 
 const actAsSystem = `-- name: ActAsSystem :exec
 SELECT set_config('role', 'moviedice_system', true)
 `
 
-// Identity's cross-user work (merge, reaper, claim preview, server-wide
-// counts) acts as moviedice_system for the rest of the transaction.
+// Identity's cross-user work (claims, merges, the reaper) and server-wide
+// counts act as moviedice_system for the rest of the transaction.
 func (q *Queries) ActAsSystem(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, actAsSystem)
 	return err
@@ -27,5 +29,18 @@ SELECT set_config('app.user_id', $1::text, true)
 // Row-level security reads app.user_id: the user this transaction acts for.
 func (q *Queries) ActAsUser(ctx context.Context, userID string) error {
 	_, err := q.db.Exec(ctx, actAsUser, userID)
+	return err
+}
+
+const actAsUserOfDevice = `-- name: ActAsUserOfDevice :exec
+SELECT set_config('app.user_id', coalesce((SELECT s.user_id::text FROM session_for_device($1::uuid) s), ''), true)
+`
+
+// Acts for the user a device belongs to now, or for no one if it is gone:
+// a write starts with only the device id from its cookie, and
+// session_for_device (moviedice_lookup) is the one way to read a device
+// before acting as anyone.
+func (q *Queries) ActAsUserOfDevice(ctx context.Context, deviceID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, actAsUserOfDevice, deviceID)
 	return err
 }

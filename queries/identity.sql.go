@@ -62,22 +62,20 @@ func (q *Queries) CreateDevice(ctx context.Context, arg CreateDeviceParams) (uui
 	return id, err
 }
 
-const createUser = `-- name: CreateUser :one
-INSERT INTO users (display_name) VALUES ($1)
-RETURNING id, display_name, created_at
+const createUser = `-- name: CreateUser :exec
+INSERT INTO users (id, display_name) VALUES ($1, $2)
 `
 
-type CreateUserRow struct {
+type CreateUserParams struct {
 	ID          uuid.UUID
 	DisplayName string
-	CreatedAt   time.Time
 }
 
-func (q *Queries) CreateUser(ctx context.Context, displayName string) (CreateUserRow, error) {
-	row := q.db.QueryRow(ctx, createUser, displayName)
-	var i CreateUserRow
-	err := row.Scan(&i.ID, &i.DisplayName, &i.CreatedAt)
-	return i, err
+// The caller picks the id and acts as it already (app.user_id): row-level
+// security lets the app create only the user it acts for.
+func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) error {
+	_, err := q.db.Exec(ctx, createUser, arg.ID, arg.DisplayName)
+	return err
 }
 
 const deleteDeviceForUser = `-- name: DeleteDeviceForUser :execrows
@@ -147,6 +145,7 @@ type GetRecoveryCodeBySelectorRow struct {
 	CreatedAt time.Time
 }
 
+// A claim's lookup, as moviedice_system: whose code it is, is what it finds.
 func (q *Queries) GetRecoveryCodeBySelector(ctx context.Context, selector []byte) (GetRecoveryCodeBySelectorRow, error) {
 	row := q.db.QueryRow(ctx, getRecoveryCodeBySelector, selector)
 	var i GetRecoveryCodeBySelectorRow
@@ -155,28 +154,17 @@ func (q *Queries) GetRecoveryCodeBySelector(ctx context.Context, selector []byte
 }
 
 const getSessionForDevice = `-- name: GetSessionForDevice :one
-SELECT d.id AS device_id, d.user_id, d.last_seen_at AS device_seen_at,
-       u.display_name, u.created_at AS user_created_at, rc.created_at AS secured_at
-FROM devices d
-JOIN users u ON u.id = d.user_id
-LEFT JOIN recovery_codes rc ON rc.user_id = d.user_id
-WHERE d.id = $1
+SELECT s.device_id, s.user_id, s.device_seen_at, s.display_name, s.user_created_at, s.secured_at
+FROM session_for_device($1::uuid) s
 `
 
-type GetSessionForDeviceRow struct {
-	DeviceID      uuid.UUID
-	UserID        uuid.UUID
-	DeviceSeenAt  time.Time
-	DisplayName   string
-	UserCreatedAt time.Time
-	SecuredAt     *time.Time
-}
-
 // One indexed lookup per request: the device, its user, and whether the
-// user is secured by a recovery code.
-func (q *Queries) GetSessionForDevice(ctx context.Context, id uuid.UUID) (GetSessionForDeviceRow, error) {
+// user is secured by a recovery code. No user is known yet, so it reads
+// through session_for_device (moviedice_lookup, see migrations/00008):
+// the device id from the cookie is the credential.
+func (q *Queries) GetSessionForDevice(ctx context.Context, id uuid.UUID) (DeviceSession, error) {
 	row := q.db.QueryRow(ctx, getSessionForDevice, id)
-	var i GetSessionForDeviceRow
+	var i DeviceSession
 	err := row.Scan(
 		&i.DeviceID,
 		&i.UserID,
@@ -189,19 +177,26 @@ func (q *Queries) GetSessionForDevice(ctx context.Context, id uuid.UUID) (GetSes
 }
 
 const listDevicesForUser = `-- name: ListDevicesForUser :many
-SELECT id, created_at, last_seen_at, user_agent
-FROM devices
-WHERE user_id = $1
-ORDER BY last_seen_at DESC, created_at DESC
+SELECT d.id, d.created_at, d.last_seen_at, d.user_agent,
+       (SELECT count(*) FROM merges m WHERE m.into_user = $1 AND m.status = 'pending') AS pending_merges,
+       (SELECT count(*) FROM merges m WHERE m.into_user = $1 AND m.status = 'failed') AS failed_merges
+FROM devices d
+WHERE d.user_id = $1
+ORDER BY d.last_seen_at DESC, d.created_at DESC
 `
 
 type ListDevicesForUserRow struct {
-	ID         uuid.UUID
-	CreatedAt  time.Time
-	LastSeenAt time.Time
-	UserAgent  string
+	ID            uuid.UUID
+	CreatedAt     time.Time
+	LastSeenAt    time.Time
+	UserAgent     string
+	PendingMerges int64
+	FailedMerges  int64
 }
 
+// The account page's one read: the user's devices, most recently seen
+// first, each row with the counts of the merges into the user still
+// running and given up on.
 func (q *Queries) ListDevicesForUser(ctx context.Context, userID uuid.UUID) ([]ListDevicesForUserRow, error) {
 	rows, err := q.db.Query(ctx, listDevicesForUser, userID)
 	if err != nil {
@@ -216,6 +211,8 @@ func (q *Queries) ListDevicesForUser(ctx context.Context, userID uuid.UUID) ([]L
 			&i.CreatedAt,
 			&i.LastSeenAt,
 			&i.UserAgent,
+			&i.PendingMerges,
+			&i.FailedMerges,
 		); err != nil {
 			return nil, err
 		}
@@ -237,7 +234,8 @@ type ListDisplayNamesRow struct {
 }
 
 // Names of users by id, for the "who is here" list (display names are not
-// list data; anyone on a list with you sees yours).
+// list data; anyone on a list with you sees yours, and the app may read
+// any user's id and name, nothing else of them: migrations/00008).
 func (q *Queries) ListDisplayNames(ctx context.Context, ids []uuid.UUID) ([]ListDisplayNamesRow, error) {
 	rows, err := q.db.Query(ctx, listDisplayNames, ids)
 	if err != nil {
@@ -281,9 +279,11 @@ WHERE d.id = $1
 FOR KEY SHARE OF u
 `
 
-// Starts every contribution: key-share locks the device's user, in the same
-// order a merge locks (users first), so a contribution either finishes
-// before a merge of its user or waits and then sees the device moved.
+// Starts every contribution, acting already as the device's user
+// (ActAsUserOfDevice): key-share locks that user, in the same order a
+// merge locks (users first), so a contribution either finishes before a
+// merge of its user or waits, finds nothing, and runs again as the user
+// the device was moved to.
 func (q *Queries) LockUserOfDevice(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
 	row := q.db.QueryRow(ctx, lockUserOfDevice, id)
 	var id_2 uuid.UUID
@@ -306,7 +306,8 @@ INSERT INTO replaced_devices (device_id) VALUES ($1) ON CONFLICT DO NOTHING
 `
 
 // A claim replaced this device (see migrations/00006); a day's records
-// are plenty, older ones go.
+// are plenty, older ones go. Claims run as moviedice_system, the only
+// role that writes here.
 func (q *Queries) RecordReplacedDevice(ctx context.Context, deviceID uuid.UUID) error {
 	_, err := q.db.Exec(ctx, recordReplacedDevice, deviceID)
 	return err
@@ -362,12 +363,11 @@ func (q *Queries) UpsertRecoveryCode(ctx context.Context, arg UpsertRecoveryCode
 }
 
 const wasDeviceReplaced = `-- name: WasDeviceReplaced :one
-SELECT EXISTS (
-    SELECT 1 FROM replaced_devices WHERE device_id = $1 AND replaced_at > now() - interval '10 minutes'
-) AS replaced
+SELECT coalesce(device_replaced_at($1::uuid) > now() - interval '10 minutes', false)::boolean AS replaced
 `
 
-// Whether a claim replaced this device in the last ten minutes.
+// Whether a claim replaced this device in the last ten minutes. The
+// request is a visitor's, so it asks device_replaced_at (moviedice_lookup).
 func (q *Queries) WasDeviceReplaced(ctx context.Context, deviceID uuid.UUID) (bool, error) {
 	row := q.db.QueryRow(ctx, wasDeviceReplaced, deviceID)
 	var replaced bool

@@ -1,5 +1,8 @@
 -- Merging guest A (from) into account B (into). Every statement names both
--- users; the transaction around them lives in web/identity.
+-- users; the transaction around them lives in web/identity and acts as
+-- moviedice_system (queries.InSystemTx). (The account page counts the
+-- merges into its user in ListDevicesForUser, as the user, whom row-level
+-- security shows only those.)
 
 -- name: LockMergeUsers :many
 -- Fixed lock order (by id) so two merges, or a merge and a contribution,
@@ -53,8 +56,3 @@ SELECT id FROM merges
 WHERE status = 'pending' AND next_attempt_at <= now()
 ORDER BY next_attempt_at
 LIMIT $1;
-
--- name: ListOpenMergesForUser :many
-SELECT id, status, error, attempts, created_at FROM merges
-WHERE into_user = $1 AND status <> 'done'
-ORDER BY created_at;

@@ -7,7 +7,6 @@ package queries
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -111,46 +110,6 @@ func (q *Queries) ListDueMerges(ctx context.Context, limit int32) ([]int64, erro
 	return items, nil
 }
 
-const listOpenMergesForUser = `-- name: ListOpenMergesForUser :many
-SELECT id, status, error, attempts, created_at FROM merges
-WHERE into_user = $1 AND status <> 'done'
-ORDER BY created_at
-`
-
-type ListOpenMergesForUserRow struct {
-	ID        int64
-	Status    string
-	Error     string
-	Attempts  int32
-	CreatedAt time.Time
-}
-
-func (q *Queries) ListOpenMergesForUser(ctx context.Context, intoUser uuid.UUID) ([]ListOpenMergesForUserRow, error) {
-	rows, err := q.db.Query(ctx, listOpenMergesForUser, intoUser)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []ListOpenMergesForUserRow
-	for rows.Next() {
-		var i ListOpenMergesForUserRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.Status,
-			&i.Error,
-			&i.Attempts,
-			&i.CreatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const lockMergeUsers = `-- name: LockMergeUsers :many
 
 SELECT id FROM users WHERE id IN ($1::uuid, $2::uuid) ORDER BY id FOR UPDATE
@@ -162,7 +121,10 @@ type LockMergeUsersParams struct {
 }
 
 // Merging guest A (from) into account B (into). Every statement names both
-// users; the transaction around them lives in web/identity.
+// users; the transaction around them lives in web/identity and acts as
+// moviedice_system (queries.InSystemTx). (The account page counts the
+// merges into its user in ListDevicesForUser, as the user, whom row-level
+// security shows only those.)
 // Fixed lock order (by id) so two merges, or a merge and a contribution,
 // cannot deadlock.
 func (q *Queries) LockMergeUsers(ctx context.Context, arg LockMergeUsersParams) ([]uuid.UUID, error) {

@@ -19,6 +19,15 @@ type Device struct {
 	UserAgent  string
 }
 
+type DeviceSession struct {
+	DeviceID      uuid.UUID
+	UserID        uuid.UUID
+	DeviceSeenAt  time.Time
+	DisplayName   string
+	UserCreatedAt time.Time
+	SecuredAt     *time.Time
+}
+
 type List struct {
 	ID          uuid.UUID
 	OwnerID     uuid.UUID

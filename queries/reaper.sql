@@ -6,7 +6,8 @@ SELECT pg_try_advisory_xact_lock(@lock_id::bigint) AS locked;
 -- name: ReapIdleUsers :many
 -- Deletes up to @batch users with no recovery code and nothing made or
 -- joined, idle since before @cutoff. Users locked by a running contribution
--- are skipped, not waited for.
+-- are skipped, not waited for. It runs as moviedice_system: it reads
+-- every user.
 DELETE FROM users
 WHERE id IN (
     SELECT u.id FROM users u

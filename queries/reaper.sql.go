@@ -37,7 +37,8 @@ type ReapIdleUsersParams struct {
 
 // Deletes up to @batch users with no recovery code and nothing made or
 // joined, idle since before @cutoff. Users locked by a running contribution
-// are skipped, not waited for.
+// are skipped, not waited for. It runs as moviedice_system: it reads
+// every user.
 func (q *Queries) ReapIdleUsers(ctx context.Context, arg ReapIdleUsersParams) ([]uuid.UUID, error) {
 	rows, err := q.db.Query(ctx, reapIdleUsers, arg.Cutoff, arg.Batch)
 	if err != nil {

@@ -12,16 +12,37 @@ import (
 )
 
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back
-// otherwise. With ReadAsUser and InSystemTx it is the one place transactions
-// begin and end.
+// otherwise. It acts for no one, so row-level security shows it no user
+// data until fn says whom it acts for; with InTxAsUser, InTxAsUserOfDevice,
+// ReadAsUser and InSystemTx it is the one place transactions begin and end.
 func InTx(ctx context.Context, db *pgxpool.Pool, fn func(q *Queries) error) error {
 	return inTx(ctx, db, nil, fn)
 }
 
-// ReadAsUser runs fn's one query acting for userID: besides the filters in
-// each query's own SQL, row-level security limits every row to the lists
-// userID is on. Request handlers read list data only this way (and write
-// it through identity.ActAs, which acts as the user the same way).
+// InTxAsUser runs fn in one transaction acting for userID from its first
+// statement on: row-level security admits only that user's rows (and,
+// on lists, the rows of the lists it is on). Minting acts as the user it
+// is about to create; a sign-in with a verified recovery code as the
+// code's account.
+func InTxAsUser(ctx context.Context, db *pgxpool.Pool, userID uuid.UUID, fn func(q *Queries) error) error {
+	return inTx(ctx, db, &queued{sql: actAsUser, args: []any{userID.String()}}, fn)
+}
+
+// InTxAsUserOfDevice runs fn in one transaction acting for the user
+// deviceID belongs to when it begins, or for no one if the device is gone
+// (ActAsUserOfDevice). identity.ActAs runs a request's writes this way:
+// the device id is all its cookie holds.
+func InTxAsUserOfDevice(ctx context.Context, db *pgxpool.Pool, deviceID uuid.UUID, fn func(q *Queries) error) error {
+	return inTx(ctx, db, &queued{sql: actAsUserOfDevice, args: []any{deviceID}}, fn)
+}
+
+// ReadAsUser runs fn's one statement acting for userID: besides the filters
+// in each query's own SQL, row-level security limits every row to the
+// lists userID is on and to its own identity rows (and, of other users,
+// their ids and names). Request handlers read list data only this way
+// (and write it through identity.ActAs, which acts as the user the same
+// way); identity's single statements on the user's own rows (renaming,
+// listing and signing out devices, a new recovery code) go this way too.
 //
 // The act-as statement and the query go out as one pipeline, which
 // PostgreSQL runs as one implicit transaction: one round trip, no BEGIN or
@@ -31,9 +52,10 @@ func ReadAsUser(ctx context.Context, db *pgxpool.Pool, userID uuid.UUID, fn func
 }
 
 // InSystemTx runs fn in one transaction as moviedice_system, which row-level
-// security lets see every list. It is for identity's work across users
-// (merging a guest into an account, reaping, claim previews) and
-// server-wide counts; never for a request's own reads and writes.
+// security lets see every list and every identity row. It is for
+// identity's work across users (claims, merging a guest into an account,
+// reaping) and server-wide counts; never for a request's own reads and
+// writes.
 func InSystemTx(ctx context.Context, db *pgxpool.Pool, fn func(q *Queries) error) error {
 	return inTx(ctx, db, &queued{sql: actAsSystem}, fn)
 }

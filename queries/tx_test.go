@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/moviedice/moviedice/queries"
 	"github.com/moviedice/moviedice/web/pgdev/pgtest"
@@ -24,20 +25,24 @@ func TestTransactions(t *testing.T) {
 	}
 	defer pool.Close()
 
-	t.Run("InTx commits what fn wrote, or nothing if fn fails", func(t *testing.T) {
-		err := queries.InTx(ctx, pool, func(q *queries.Queries) error {
-			_, err := q.CreateUser(ctx, "Kept Otter")
+	// createUser mints a user acting as it, as identity does.
+	createUser := func(q *queries.Queries, id uuid.UUID, name string) error {
+		if err := q.ActAsUser(ctx, id.String()); err != nil {
 			return err
-		})
+		}
+		return q.CreateUser(ctx, queries.CreateUserParams{ID: id, DisplayName: name})
+	}
+	t.Run("InTx commits what fn wrote, or nothing if fn fails", func(t *testing.T) {
+		err := queries.InTx(ctx, pool, func(q *queries.Queries) error { return createUser(q, uuid.New(), "Kept Otter") })
 		if err != nil {
 			t.Fatal(err)
 		}
 		boom := errors.New("boom")
 		err = queries.InTx(ctx, pool, func(q *queries.Queries) error {
-			if _, err := q.CreateUser(ctx, "Lost Otter"); err != nil {
+			if err := createUser(q, uuid.New(), "Lost Otter"); err != nil {
 				return err
 			}
-			if _, err := q.CreateUser(ctx, "Lost Badger"); err != nil {
+			if err := createUser(q, uuid.New(), "Lost Badger"); err != nil {
 				return err
 			}
 			return boom
@@ -50,9 +55,9 @@ func TestTransactions(t *testing.T) {
 		}
 	})
 	t.Run("a failing first statement rolls back and leaves the connection usable", func(t *testing.T) {
-		err := queries.InTx(ctx, pool, func(q *queries.Queries) error {
-			_, err := q.CreateUser(ctx, "") // violates the name check
-			return err
+		id := uuid.New()
+		err := queries.InTxAsUser(ctx, pool, id, func(q *queries.Queries) error {
+			return q.CreateUser(ctx, queries.CreateUserParams{ID: id}) // violates the name check
 		})
 		if err == nil {
 			t.Fatal("empty name accepted")
@@ -60,6 +65,32 @@ func TestTransactions(t *testing.T) {
 		for range 20 { // every pooled connection is still fine
 			if err := pool.Ping(ctx); err != nil {
 				t.Fatal(err)
+			}
+		}
+	})
+	t.Run("InTxAsUser acts as the user from the first statement on; InTxAsUserOfDevice as the device's user, or no one", func(t *testing.T) {
+		user, device := uuid.New(), uuid.Nil
+		err := queries.InTxAsUser(ctx, pool, user, func(q *queries.Queries) (err error) {
+			if err := q.CreateUser(ctx, queries.CreateUserParams{ID: user, DisplayName: "Acting Otter"}); err != nil {
+				return err
+			}
+			device, err = q.CreateDevice(ctx, queries.CreateDeviceParams{UserID: user})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			device uuid.UUID
+			want   uuid.UUID
+		}{{device, user}, {uuid.New(), uuid.Nil}} {
+			var locked uuid.UUID
+			err := queries.InTxAsUserOfDevice(ctx, pool, c.device, func(q *queries.Queries) (err error) {
+				locked, err = q.LockUserOfDevice(ctx, c.device)
+				return err
+			})
+			if locked != c.want || (c.want == uuid.Nil) != errors.Is(err, pgx.ErrNoRows) {
+				t.Errorf("device %s: acted as and locked %s (%v), want %s", c.device, locked, err, c.want)
 			}
 		}
 	})

@@ -31,30 +31,18 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, sess *identity.Session, status int, name views.TextForm) {
-	ctx := r.Context()
-	devices, err := s.id.Devices(ctx, sess)
+	account, err := s.id.Account(r.Context(), sess)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	merges, err := s.id.OpenMerges(ctx, sess.UserID)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	a := views.Account{Name: name, Notice: notices[r.URL.Query().Get("done")]}
+	a := views.Account{Name: name, Notice: notices[r.URL.Query().Get("done")],
+		PendingMerges: account.PendingMerges, FailedMerges: account.FailedMerges}
 	if sess.SecuredAt != nil {
 		a.SecuredAt = *sess.SecuredAt
 	}
-	for _, d := range devices {
+	for _, d := range account.Devices {
 		a.Devices = append(a.Devices, views.Device{ID: d.ID.String(), Browser: d.Browser, Created: d.CreatedAt, LastSeen: d.LastSeenAt, Current: d.Current})
-	}
-	for _, m := range merges {
-		if m.Failed {
-			a.FailedMerges++
-		} else {
-			a.PendingMerges++
-		}
 	}
 	s.render(w, r, status, views.AccountPage(s.page(r, "Account"), a))
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/moviedice/moviedice/queries"
 	"github.com/moviedice/moviedice/views"
+	"github.com/moviedice/moviedice/web/identity"
 )
 
 // errorView is the user-facing text for each status this app answers with.
@@ -39,7 +40,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int)
 // the status's standard text when message is empty).
 func (s *Server) renderErrorMessage(w http.ResponseWriter, r *http.Request, status int, message string) {
 	e := errorView[status]
-	if (status == http.StatusNotFound || status == http.StatusUnauthorized) && signedOut(r.Context()) {
+	if (status == http.StatusNotFound || status == http.StatusUnauthorized) && identity.Ended(r.Context()) {
 		e, message = signedOutView, ""
 	}
 	e.Status = status

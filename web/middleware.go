@@ -17,10 +17,7 @@ import (
 
 type ctxKey int
 
-const (
-	requestInfoKey ctxKey = iota
-	signedOutKey
-)
+const requestInfoKey ctxKey = iota
 
 // requestInfo is what observe learns about a request as it passes through:
 // its id, and the route pattern the mux matched (set by errorPages, since
@@ -129,26 +126,6 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		w.status = http.StatusSwitchingProtocols
 	}
 	return h.Hijack()
-}
-
-// markSignedOut notes on a visitor's request whether its session cookie
-// named a session that is gone, for the error pages (signedOut): the
-// session middleware has then cleared the cookie (it named a deleted
-// device, or no key opens it any more). A claim's replaced device is not
-// cleared, and not signed out: the browser holds its new cookie.
-func markSignedOut(w http.ResponseWriter, r *http.Request) *http.Request {
-	for _, line := range w.Header()["Set-Cookie"] {
-		if c, err := http.ParseSetCookie(line); err == nil && c.MaxAge < 0 {
-			return r.WithContext(context.WithValue(r.Context(), signedOutKey, true))
-		}
-	}
-	return r
-}
-
-// signedOut reports whether markSignedOut found the request's session gone.
-func signedOut(ctx context.Context) bool {
-	gone, _ := ctx.Value(signedOutKey).(bool)
-	return gone
 }
 
 // recoverPanics turns a handler panic into a logged 500 page; the server

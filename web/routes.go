@@ -63,8 +63,7 @@ func (s *Server) chain(h http.Handler) http.Handler {
 }
 
 // sessions loads the request's session, except for the machine endpoints
-// and static files, which do not need to know who is asking, and notes a
-// session that is gone for the error pages (markSignedOut).
+// and static files, which do not need to know who is asking.
 func (s *Server) sessions(next http.Handler) http.Handler {
 	withSession := s.id.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -75,9 +74,6 @@ func (s *Server) sessions(next http.Handler) http.Handler {
 		default:
 			s.fail(w, r, identity.ErrReplaced) // not a visitor's first contribution: the browser has an account
 			return
-		}
-		if identity.FromContext(r.Context()) == nil {
-			r = markSignedOut(w, r)
 		}
 		next.ServeHTTP(w, r)
 	}))

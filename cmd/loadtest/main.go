@@ -157,8 +157,17 @@ func run(duration time.Duration, rounds, conns, poolSize, films, members int, cp
 	if err != nil {
 		return err
 	}
+	// The seeding browser's user, whom pgbench acts as; read as the
+	// superuser, since the app's role sees no device without acting as
+	// its user (migrations/00008).
+	super, err := pgx.Connect(ctx, cluster.DSN(pgdev.Superuser, "moviedice"))
+	if err != nil {
+		return err
+	}
 	var owner string
-	if err := pool.QueryRow(ctx, "SELECT user_id::text FROM devices ORDER BY created_at LIMIT 1").Scan(&owner); err != nil {
+	err = super.QueryRow(ctx, "SELECT user_id::text FROM devices ORDER BY created_at LIMIT 1").Scan(&owner)
+	super.Close(ctx)
+	if err != nil {
 		return err
 	}
 	// PostgreSQL alone: with one and two clients per core (where its best

@@ -47,8 +47,10 @@ func (s *Service) NewRecoveryCode(ctx context.Context, userID uuid.UUID) (string
 		if err := s.withArgon(ctx, func() { verifier = s.argon.hash(code) }); err != nil {
 			return "", err
 		}
-		err := s.q.UpsertRecoveryCode(ctx, queries.UpsertRecoveryCodeParams{
-			UserID: userID, Selector: selector(s.pepper, code), Verifier: verifier,
+		err := queries.ReadAsUser(ctx, s.pool, userID, func(q *queries.Queries) error {
+			return q.UpsertRecoveryCode(ctx, queries.UpsertRecoveryCodeParams{
+				UserID: userID, Selector: selector(s.pepper, code), Verifier: verifier,
+			})
 		})
 		if queries.ErrorCode(queries.Translate(err)) == queries.ECONFLICT {
 			continue // another user's code shares the selector: draw again
@@ -85,10 +87,15 @@ func (s *Service) withArgon(ctx context.Context, fn func()) error {
 
 // verifyCode returns the user a normalized code belongs to, and when that
 // code was made: one indexed lookup and one argon2id verification, also
-// when the lookup misses.
+// when the lookup misses. The lookup runs as moviedice_system: finding
+// out whose code it is comes before acting as anyone.
 func (s *Service) verifyCode(ctx context.Context, code string) (uuid.UUID, time.Time, error) {
 	verifier, userID := s.dummyVerifier, uuid.Nil
-	row, err := s.q.GetRecoveryCodeBySelector(ctx, selector(s.pepper, code))
+	var row queries.GetRecoveryCodeBySelectorRow
+	err := queries.InSystemTx(ctx, s.pool, func(q *queries.Queries) (err error) {
+		row, err = q.GetRecoveryCodeBySelector(ctx, selector(s.pepper, code))
+		return err
+	})
 	switch {
 	case err == nil:
 		verifier, userID = row.Verifier, row.UserID
@@ -183,9 +190,6 @@ func (s *Service) Claim(w http.ResponseWriter, r *http.Request, input string) (*
 	default:
 		var preview *Preview
 		if preview, err = s.signInIfEmpty(w, r, sess, into); preview != nil {
-			if preview.IntoName, err = s.q.GetDisplayName(ctx, into); err != nil {
-				return nil, fmt.Errorf("claim: account name: %w", err)
-			}
 			tok, err := securecookie.EncodeMulti("claim", claimToken{
 				From: sess.UserID, Into: into, Device: sess.DeviceID, Switch: preview.Switch,
 				CodeMade: codeMade.UnixMicro(), Expires: time.Now().Add(claimTokenTTL).Unix(),
@@ -206,7 +210,8 @@ func (s *Service) Claim(w http.ResponseWriter, r *http.Request, input string) (*
 
 // signInIfEmpty signs the browser in to into when its current user has no
 // data, deleting that user unless it has its own code. Otherwise it
-// changes nothing and returns the preview of what would move.
+// changes nothing and returns the preview of what would move. It works
+// across the two users, as moviedice_system.
 func (s *Service) signInIfEmpty(w http.ResponseWriter, r *http.Request, sess *Session, into uuid.UUID) (*Preview, error) {
 	ctx := r.Context()
 	var preview *Preview
@@ -221,6 +226,9 @@ func (s *Service) signInIfEmpty(w http.ResponseWriter, r *http.Request, sess *Se
 		}
 		if data.Lists+data.Memberships+data.Movies+data.Rolls > 0 {
 			preview = &Preview{Lists: data.Lists, Memberships: data.Memberships, Movies: data.Movies, Rolls: data.Rolls, Switch: data.Secured}
+			if preview.IntoName, err = q.GetDisplayName(ctx, into); err != nil {
+				return fmt.Errorf("claim: account name: %w", err)
+			}
 			return errNoChange
 		}
 		if data.Secured {
@@ -266,11 +274,11 @@ func (s *Service) addDevice(ctx context.Context, q *queries.Queries, r *http.Req
 }
 
 // signIn gives a browser without a session a new device of userID and a
-// fresh cookie.
+// fresh cookie, acting as userID: the browser has just shown its code.
 func (s *Service) signIn(w http.ResponseWriter, r *http.Request, userID uuid.UUID) error {
 	ctx := r.Context()
 	var deviceID uuid.UUID
-	err := queries.InTx(ctx, s.pool, func(q *queries.Queries) error {
+	err := queries.InTxAsUser(ctx, s.pool, userID, func(q *queries.Queries) error {
 		var err error
 		deviceID, err = s.addDevice(ctx, q, r, userID)
 		return err
@@ -337,7 +345,8 @@ const (
 // ConfirmClaim carries out a claim the user saw the preview of. The
 // browser is signed in to the account first, with a new device; then the
 // guest's data is merged in one transaction. If that fails, the merge is
-// recorded and retried later, and the sign-in stands.
+// recorded and retried later, and the sign-in stands. Both transactions
+// work across the two users, as moviedice_system.
 func (s *Service) ConfirmClaim(w http.ResponseWriter, r *http.Request, token string) (ConfirmOutcome, error) {
 	ctx := r.Context()
 	var t claimToken
@@ -348,7 +357,7 @@ func (s *Service) ConfirmClaim(w http.ResponseWriter, r *http.Request, token str
 	}
 	var mergeID int64
 	var deviceID uuid.UUID
-	err := queries.InTx(ctx, s.pool, func(q *queries.Queries) error {
+	err := queries.InSystemTx(ctx, s.pool, func(q *queries.Queries) error {
 		if err := checkToken(ctx, q, t); err != nil {
 			return err
 		}

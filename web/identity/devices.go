@@ -23,18 +23,31 @@ type Device struct {
 	Current bool
 }
 
-// Devices lists the session user's devices, most recently seen first.
-func (s *Service) Devices(ctx context.Context, sess *Session) ([]Device, error) {
-	rows, err := s.q.ListDevicesForUser(ctx, sess.UserID)
+// Account is what the account page shows of the session user besides
+// the session itself: their devices, most recently seen first, and how
+// many merges into them are still running or were given up on.
+type Account struct {
+	Devices                     []Device
+	PendingMerges, FailedMerges int
+}
+
+// Account reads the session user's Account, in one query.
+func (s *Service) Account(ctx context.Context, sess *Session) (Account, error) {
+	var rows []queries.ListDevicesForUserRow
+	err := queries.ReadAsUser(ctx, s.pool, sess.UserID, func(q *queries.Queries) (err error) {
+		rows, err = q.ListDevicesForUser(ctx, sess.UserID)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("devices: %w", err)
+		return Account{}, fmt.Errorf("account: %w", err)
 	}
-	out := make([]Device, len(rows))
-	for i, r := range rows {
-		out[i] = Device{ID: r.ID, CreatedAt: r.CreatedAt, LastSeenAt: r.LastSeenAt,
-			Browser: browserName(r.UserAgent), Current: r.ID == sess.DeviceID}
+	var a Account
+	for _, r := range rows {
+		a.Devices = append(a.Devices, Device{ID: r.ID, CreatedAt: r.CreatedAt, LastSeenAt: r.LastSeenAt,
+			Browser: browserName(r.UserAgent), Current: r.ID == sess.DeviceID})
+		a.PendingMerges, a.FailedMerges = int(r.PendingMerges), int(r.FailedMerges)
 	}
-	return out, nil
+	return a, nil
 }
 
 func browserName(ua string) string {
@@ -54,7 +67,11 @@ func browserName(ua string) string {
 // SignOutDevice deletes one of the session user's devices; another user's
 // device (or none) is ENOTFOUND.
 func (s *Service) SignOutDevice(ctx context.Context, sess *Session, deviceID uuid.UUID) error {
-	n, err := s.q.DeleteDeviceForUser(ctx, queries.DeleteDeviceForUserParams{ID: deviceID, UserID: sess.UserID})
+	var n int64
+	err := queries.ReadAsUser(ctx, s.pool, sess.UserID, func(q *queries.Queries) (err error) {
+		n, err = q.DeleteDeviceForUser(ctx, queries.DeleteDeviceForUserParams{ID: deviceID, UserID: sess.UserID})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("sign out device: %w", err)
 	}
@@ -67,7 +84,11 @@ func (s *Service) SignOutDevice(ctx context.Context, sess *Session, deviceID uui
 
 // SignOutOthers deletes every device of the session user but this one.
 func (s *Service) SignOutOthers(ctx context.Context, sess *Session) (int64, error) {
-	n, err := s.q.DeleteOtherDevicesForUser(ctx, queries.DeleteOtherDevicesForUserParams{UserID: sess.UserID, KeepID: sess.DeviceID})
+	var n int64
+	err := queries.ReadAsUser(ctx, s.pool, sess.UserID, func(q *queries.Queries) (err error) {
+		n, err = q.DeleteOtherDevicesForUser(ctx, queries.DeleteOtherDevicesForUserParams{UserID: sess.UserID, KeepID: sess.DeviceID})
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("sign out others: %w", err)
 	}

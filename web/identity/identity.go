@@ -157,12 +157,12 @@ func (s *Service) Contribute(w http.ResponseWriter, r *http.Request, fn Contribu
 // user the request's device belongs to now, with row-level security set
 // for that user. A visitor gets ENOTFOUND.
 //
-// The transaction first key-share locks the device's user, the order a
-// merge locks in (users first). So a write racing a merge of its user
-// either commits first, and its rows move with the merge, or waits, finds
-// the device moved to the merged account, and runs as that account; a
-// write that hit the merge mid-flight (a foreign key to the deleted user)
-// runs again.
+// The transaction acts for the device's user from its start, then
+// key-share locks that user, the order a merge locks in (users first).
+// So a write racing a merge of its user either commits first, and its
+// rows move with the merge, or waits, finds its user gone, and runs again
+// as the merged account the device now belongs to; a write that hit the
+// merge mid-flight (a foreign key to the deleted user) runs again too.
 func (s *Service) ActAs(r *http.Request, fn ContributeFunc) (uuid.UUID, error) {
 	ctx := r.Context()
 	sess := FromContext(ctx)
@@ -172,13 +172,10 @@ func (s *Service) ActAs(r *http.Request, fn ContributeFunc) (uuid.UUID, error) {
 	var err error
 	for range 3 {
 		var userID uuid.UUID
-		err = queries.InTx(ctx, s.pool, func(q *queries.Queries) error {
+		err = queries.InTxAsUserOfDevice(ctx, s.pool, sess.DeviceID, func(q *queries.Queries) error {
 			var err error
 			if userID, err = q.LockUserOfDevice(ctx, sess.DeviceID); err != nil {
 				return queries.Translate(err)
-			}
-			if err := q.ActAsUser(ctx, userID.String()); err != nil {
-				return err
 			}
 			return fn(ctx, q, userID)
 		})
@@ -206,20 +203,18 @@ func (s *Service) mint(w http.ResponseWriter, r *http.Request, fn ContributeFunc
 		s.metrics.rateLimited.WithLabelValues("mint").Inc()
 		return uuid.Nil, errTooManyMints
 	}
-	var userID, deviceID uuid.UUID
-	err := queries.InTx(ctx, s.pool, func(q *queries.Queries) error {
-		u, err := q.CreateUser(ctx, NewDisplayName())
-		if err != nil {
+	// The new user's id is drawn here, so that the transaction acts as it
+	// from the start: row-level security lets the app create no one else.
+	userID, deviceID := uuid.New(), uuid.Nil
+	err := queries.InTxAsUser(ctx, s.pool, userID, func(q *queries.Queries) error {
+		if err := q.CreateUser(ctx, queries.CreateUserParams{ID: userID, DisplayName: NewDisplayName()}); err != nil {
 			return fmt.Errorf("mint: user: %w", err)
 		}
-		userID = u.ID
-		if deviceID, err = q.CreateDevice(ctx, queries.CreateDeviceParams{UserID: u.ID, UserAgent: userAgent(r)}); err != nil {
+		var err error
+		if deviceID, err = q.CreateDevice(ctx, queries.CreateDeviceParams{UserID: userID, UserAgent: userAgent(r)}); err != nil {
 			return fmt.Errorf("mint: device: %w", err)
 		}
-		if err := q.ActAsUser(ctx, u.ID.String()); err != nil {
-			return err
-		}
-		return fn(ctx, q, u.ID)
+		return fn(ctx, q, userID)
 	})
 	if err != nil {
 		return uuid.Nil, err
@@ -245,7 +240,11 @@ func (s *Service) Rename(ctx context.Context, userID uuid.UUID, input string) er
 	if err != nil {
 		return err
 	}
-	n, err := s.q.RenameUser(ctx, queries.RenameUserParams{ID: userID, DisplayName: name})
+	var n int64
+	err = queries.ReadAsUser(ctx, s.pool, userID, func(q *queries.Queries) (err error) {
+		n, err = q.RenameUser(ctx, queries.RenameUserParams{ID: userID, DisplayName: name})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("rename: %w", err)
 	}

@@ -182,9 +182,8 @@ func TestMergeFaultInjection(t *testing.T) {
 		if status != "pending" || attempts != 1 || !bytes.Contains([]byte(errText), []byte("injected failure")) {
 			t.Errorf("merge row: %s, %d attempts, %q", status, attempts, errText)
 		}
-		open, _ := f.svc.OpenMerges(ctx, b.UserID)
-		if len(open) != 1 || open[0].Failed {
-			t.Errorf("account does not show one pending merge: %+v", open)
+		if acct, err := f.svc.Account(ctx, b); err != nil || acct.PendingMerges != 1 || acct.FailedMerges != 0 {
+			t.Errorf("account does not show one pending merge: %+v (%v)", acct, err)
 		}
 	})
 	t.Run("a retry before it is due does nothing", func(t *testing.T) {
@@ -280,7 +279,11 @@ func TestContributionsRacingMerge(t *testing.T) {
 // otherDevice adds another signed-in device (a second tab's browser) to user.
 func (f *fixture) otherDevice(t *testing.T, user uuid.UUID) uuid.UUID {
 	t.Helper()
-	id, err := f.svc.q.CreateDevice(context.Background(), queries.CreateDeviceParams{UserID: user, UserAgent: "test"})
+	var id uuid.UUID
+	err := queries.InTxAsUser(context.Background(), f.svc.pool, user, func(q *queries.Queries) (err error) {
+		id, err = q.CreateDevice(context.Background(), queries.CreateDeviceParams{UserID: user, UserAgent: "test"})
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,20 +363,20 @@ func TestConcurrentClaims(t *testing.T) {
 func TestReaper(t *testing.T) {
 	f := mustFixture(t)
 	ctx := context.Background()
-	q := f.svc.q
-	idle := func(name string) uuid.UUID {
-		u, err := q.CreateUser(ctx, name)
+	user := func(name, idleFor string) uuid.UUID {
+		var id uuid.UUID
+		err := f.db.Super(t).QueryRow(ctx, `INSERT INTO users (display_name, last_seen_at, created_at)
+			VALUES ($1, now() - $2::interval, now() - interval '90 days') RETURNING id`, name, idleFor).Scan(&id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.db.MustExec(t, "UPDATE users SET last_seen_at = now() - interval '40 days', created_at = now() - interval '90 days' WHERE id = $1", u.ID)
-		return u.ID
+		return id
 	}
+	idle := func(name string) uuid.UUID { return user(name, "40 days") }
+	recent := user("Recent Empty", "0 days") // old, but active lately
 	empty := idle("Idle Empty")
 	idleWithDevice := idle("Idle Device")
-	if _, err := q.CreateDevice(ctx, queries.CreateDeviceParams{UserID: idleWithDevice, UserAgent: "x"}); err != nil {
-		t.Fatal(err)
-	}
+	f.otherDevice(t, idleWithDevice)
 	withCode := idle("Idle Code")
 	if _, err := f.svc.NewRecoveryCode(ctx, withCode); err != nil {
 		t.Fatal(err)
@@ -385,11 +388,6 @@ func TestReaper(t *testing.T) {
 	adder := idle("Idle Adder")
 	f.db.MustExec(t, "INSERT INTO movies (list_id, added_by, title) SELECT id, $1, 'Heat' FROM lists WHERE owner_id = $2", adder, owner.UserID)
 	f.db.MustExec(t, "DELETE FROM list_members WHERE user_id = $1", adder) // films alone keep a user
-	recent, err := q.CreateUser(ctx, "Recent Empty")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.db.MustExec(t, "UPDATE users SET created_at = now() - interval '90 days' WHERE id = $1", recent.ID) // old, but active lately
 
 	t.Run("a dry run counts and deletes nothing", func(t *testing.T) {
 		res, err := f.svc.Reap(ctx, 30*24*time.Hour, true)
@@ -410,7 +408,7 @@ func TestReaper(t *testing.T) {
 				t.Errorf("user %s kept", gone)
 			}
 		}
-		for _, kept := range []uuid.UUID{withCode, owner.UserID, member, adder, recent.ID} {
+		for _, kept := range []uuid.UUID{withCode, owner.UserID, member, adder, recent} {
 			if n := f.count(t, "SELECT count(*) FROM users WHERE id = $1", kept); n != 1 {
 				t.Errorf("user %s reaped", kept)
 			}

@@ -36,7 +36,10 @@ func (s *Service) runMerge(ctx context.Context, id int64) error {
 		s.metrics.merges.WithLabelValues("done").Inc()
 		return nil
 	}
-	if ferr := s.q.FailMerge(ctx, queries.FailMergeParams{ID: id, Error: err.Error(), MaxAttempts: maxMergeAttempts}); ferr != nil {
+	ferr := queries.InSystemTx(ctx, s.pool, func(q *queries.Queries) error {
+		return q.FailMerge(ctx, queries.FailMergeParams{ID: id, Error: err.Error(), MaxAttempts: maxMergeAttempts})
+	})
+	if ferr != nil {
 		return errors.Join(err, fmt.Errorf("record failure: %w", ferr))
 	}
 	s.metrics.merges.WithLabelValues("retry").Inc()
@@ -122,7 +125,11 @@ func (s *Service) moveAll(ctx context.Context, q *queries.Queries, from, into uu
 // RetryMerges runs every merge whose retry is due and reports how many
 // completed.
 func (s *Service) RetryMerges(ctx context.Context) (int, error) {
-	ids, err := s.q.ListDueMerges(ctx, 20)
+	var ids []int64
+	err := queries.InSystemTx(ctx, s.pool, func(q *queries.Queries) (err error) {
+		ids, err = q.ListDueMerges(ctx, 20)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("retry merges: %w", err)
 	}
@@ -135,24 +142,4 @@ func (s *Service) RetryMerges(ctx context.Context) (int, error) {
 		done++
 	}
 	return done, nil
-}
-
-// PendingMerge is a merge into the user that has not completed.
-type PendingMerge struct {
-	ID       int64
-	Failed   bool // gave up retrying
-	Attempts int32
-}
-
-// OpenMerges lists merges into userID that are not done.
-func (s *Service) OpenMerges(ctx context.Context, userID uuid.UUID) ([]PendingMerge, error) {
-	rows, err := s.q.ListOpenMergesForUser(ctx, userID)
-	if err != nil {
-		return nil, fmt.Errorf("open merges: %w", err)
-	}
-	out := make([]PendingMerge, len(rows))
-	for i, r := range rows {
-		out[i] = PendingMerge{ID: r.ID, Failed: r.Status == "failed", Attempts: r.Attempts}
-	}
-	return out, nil
 }

@@ -67,6 +67,18 @@ func Replaced(ctx context.Context) bool {
 	return replaced
 }
 
+type endedKey struct{}
+
+// Ended reports whether the request's cookie named a session that is gone
+// (its device signed out, or a cookie no key opens any more): the
+// middleware cleared it, and the request is a visitor's. An error page can
+// then say the browser was signed out rather than that nothing is there;
+// it depends on the cookie alone.
+func Ended(ctx context.Context) bool {
+	ended, _ := ctx.Value(endedKey{}).(bool)
+	return ended
+}
+
 // ErrReplaced answers a write sent with a device's cookie just before a
 // claim replaced that device.
 var ErrReplaced = &queries.Error{Code: queries.ECONFLICT,
@@ -174,7 +186,8 @@ func (s *Service) clearCookie(w http.ResponseWriter) {
 
 // Middleware loads the session named by the request's cookie into the
 // request context. A cookie that does not decode, or names a device that
-// no longer exists, makes the request a visitor's and is cleared; unless
+// no longer exists, makes the request a visitor's and is cleared (Ended);
+// unless
 // a claim replaced that device moments ago (Replaced): then the browser
 // already holds its new cookie, which clearing would delete. A GET
 // without a cookie touches nothing.
@@ -185,9 +198,10 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		ended := r.WithContext(context.WithValue(r.Context(), endedKey{}, true))
 		if !st.valid {
 			s.clearCookie(w)
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, ended)
 			return
 		}
 		sess, err := s.loadSession(r.Context(), st.deviceID)
@@ -202,7 +216,7 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 				return
 			}
 			s.clearCookie(w)
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, ended)
 			return
 		}
 		if st.stale {
@@ -216,7 +230,7 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 
 // loadSession reads device + user in one indexed query, unless it was read
 // in the last sessionTTL (see sessionCache), and records activity at most
-// once a minute.
+// once a minute, acting as the user it found.
 func (s *Service) loadSession(ctx context.Context, deviceID uuid.UUID) (*Session, error) {
 	now := time.Now()
 	sess, gen := s.cached.get(deviceID, now)
@@ -228,7 +242,8 @@ func (s *Service) loadSession(ctx context.Context, deviceID uuid.UUID) (*Session
 		return nil, queries.Translate(err)
 	}
 	if time.Since(row.DeviceSeenAt) > touchEvery {
-		if err := s.q.TouchDevice(ctx, deviceID); err != nil && !errors.Is(err, context.Canceled) {
+		err := queries.ReadAsUser(ctx, s.pool, row.UserID, func(q *queries.Queries) error { return q.TouchDevice(ctx, deviceID) })
+		if err != nil && !errors.Is(err, context.Canceled) {
 			s.log.WarnContext(ctx, "touch device", "err", err)
 		}
 	}
