@@ -79,6 +79,10 @@ func Ended(ctx context.Context) bool {
 	return ended
 }
 
+func withEnded(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), endedKey{}, true))
+}
+
 // ErrReplaced answers a write sent with a device's cookie just before a
 // claim replaced that device.
 var ErrReplaced = &queries.Error{Code: queries.ECONFLICT,
@@ -198,10 +202,9 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ended := r.WithContext(context.WithValue(r.Context(), endedKey{}, true))
 		if !st.valid {
 			s.clearCookie(w)
-			next.ServeHTTP(w, ended)
+			next.ServeHTTP(w, withEnded(r))
 			return
 		}
 		sess, err := s.loadSession(r.Context(), st.deviceID)
@@ -216,7 +219,7 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 				return
 			}
 			s.clearCookie(w)
-			next.ServeHTTP(w, ended)
+			next.ServeHTTP(w, withEnded(r))
 			return
 		}
 		if st.stale {
