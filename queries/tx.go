@@ -11,16 +11,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// InTx runs fn in one transaction: committed if fn returns nil, rolled back
-// otherwise. It acts for no one, so row-level security shows it no user
-// data until fn says whom it acts for; with InTxAsUser, InTxAsUserOfDevice,
-// ReadAsUser and InSystemTx it is the one place transactions begin and end.
-func InTx(ctx context.Context, db *pgxpool.Pool, fn func(q *Queries) error) error {
-	return inTx(ctx, db, nil, fn)
-}
-
-// InTxAsUser runs fn in one transaction acting for userID from its first
-// statement on: row-level security admits only that user's rows (and,
+// InTxAsUser runs fn in one transaction, committed if fn returns nil and
+// rolled back otherwise, acting for userID from its first statement on:
+// with InTxAsUserOfDevice, ReadAsUser and InSystemTx it is the one place
+// transactions begin and end, and each says whom a transaction acts for
+// before it reads anything. Row-level security admits only that user's
+// rows (and,
 // on lists, the rows of the lists it is on). Minting acts as the user it
 // is about to create; a sign-in with a verified recovery code as the
 // code's account.
@@ -76,7 +72,7 @@ func inTx(ctx context.Context, db *pgxpool.Pool, actAs *queued, fn func(q *Queri
 	defer conn.Release() // a connection left inside a transaction is closed, not reused
 	tx := &pipelinedTx{conn: conn.Conn(), actAs: actAs}
 	err = fn(New(tx))
-	if !tx.begun || (actAs != nil && actAs.implicit) {
+	if !tx.begun || actAs.implicit {
 		return err // no statement ran, or it ended with its pipeline
 	}
 	end := "COMMIT"
@@ -100,18 +96,16 @@ type pipelinedTx struct {
 }
 
 // errOneStatement is returned for a second statement in ReadAsUser.
-var errOneStatement = errors.New("queries: ReadAsUser runs one statement; use identity.ActAs or InTx for more")
+var errOneStatement = errors.New("queries: ReadAsUser runs one statement; use identity.ActAs or InTxAsUser for more")
 
 // start sends BEGIN, the act-as statement and the first query as one batch
 // and returns the batch positioned at the first query's result.
 func (t *pipelinedTx) start(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
-	if t.actAs == nil || !t.actAs.implicit {
+	if !t.actAs.implicit {
 		b.Queue("BEGIN")
 	}
-	if t.actAs != nil {
-		b.Queue(t.actAs.sql, t.actAs.args...)
-	}
+	b.Queue(t.actAs.sql, t.actAs.args...)
 	b.Queue(sql, args...)
 	br := t.conn.SendBatch(ctx, b)
 	t.begun = true
@@ -127,7 +121,7 @@ func (t *pipelinedTx) start(ctx context.Context, sql string, args []any) (pgx.Ba
 // again reports whether a statement must fail because ReadAsUser's one
 // statement already ran.
 func (t *pipelinedTx) again() bool {
-	return t.begun && t.actAs != nil && t.actAs.implicit
+	return t.begun && t.actAs.implicit
 }
 
 func (t *pipelinedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {

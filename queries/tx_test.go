@@ -32,14 +32,16 @@ func TestTransactions(t *testing.T) {
 		}
 		return q.CreateUser(ctx, queries.CreateUserParams{ID: id, DisplayName: name})
 	}
-	t.Run("InTx commits what fn wrote, or nothing if fn fails", func(t *testing.T) {
-		err := queries.InTx(ctx, pool, func(q *queries.Queries) error { return createUser(q, uuid.New(), "Kept Otter") })
+	t.Run("a transaction commits what fn wrote, or nothing if fn fails", func(t *testing.T) {
+		kept := uuid.New()
+		err := queries.InTxAsUser(ctx, pool, kept, func(q *queries.Queries) error { return createUser(q, kept, "Kept Otter") })
 		if err != nil {
 			t.Fatal(err)
 		}
 		boom := errors.New("boom")
-		err = queries.InTx(ctx, pool, func(q *queries.Queries) error {
-			if err := createUser(q, uuid.New(), "Lost Otter"); err != nil {
+		lost := uuid.New()
+		err = queries.InTxAsUser(ctx, pool, lost, func(q *queries.Queries) error {
+			if err := createUser(q, lost, "Lost Otter"); err != nil {
 				return err
 			}
 			if err := createUser(q, uuid.New(), "Lost Badger"); err != nil {

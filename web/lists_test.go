@@ -243,10 +243,7 @@ func TestRollFairness(t *testing.T) {
 	a.db.Super(t).QueryRow(ctx, "SELECT id, owner_id FROM lists").Scan(&listID, &userID)
 
 	const rolls = 10_000
-	err := queries.InTx(ctx, a.srv.pool, func(q *queries.Queries) error {
-		if err := q.ActAsUser(ctx, userID.String()); err != nil {
-			return err
-		}
+	err := queries.InTxAsUser(ctx, a.srv.pool, userID, func(q *queries.Queries) error {
 		for range rolls {
 			if _, err := rollDie(ctx, q, listID, userID); err != nil {
 				return err
