@@ -90,11 +90,17 @@ func (s *Server) renderLive(ctx context.Context, list, asUser uuid.UUID, u live.
 	page := &views.ListPage{ID: list.String()}
 	which := views.LiveParts{Name: u.Parts&live.PartName != 0, Roll: u.Parts&live.PartRoll != 0, Movies: u.Parts&live.PartMovies != 0,
 		EarlierRolls: u.Parts&live.PartEarlierRolls != 0, Members: u.Parts&live.PartMembers != 0, Count: u.Parts&live.PartCount != 0}
-	err := queries.ReadAsUser(ctx, s.pool, asUser, func(q *queries.Queries) error {
-		parts := u.Parts
-		if len(u.Films) > 0 {
-			parts &^= live.PartCount // loadFilms counts them
-		}
+	parts := u.Parts
+	if len(u.Films) > 0 {
+		parts &^= live.PartCount // loadFilms counts them
+	}
+	// One statement reads in the act-as round trip; parts and single
+	// films together (the rolled film removed) take a transaction.
+	read := queries.ReadAsUser
+	if parts != 0 && len(u.Films) > 0 {
+		read = queries.InTxAsUser
+	}
+	err := read(ctx, s.pool, asUser, func(q *queries.Queries) error {
 		var err error
 		if parts != 0 {
 			if page, err = s.loadList(ctx, q, asUser, list, parts); err != nil {

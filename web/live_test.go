@@ -618,3 +618,30 @@ func TestLiveTabOfABrowserThatClaimsAnAccount(t *testing.T) {
 		}
 	})
 }
+
+// Removing the film that was rolled changes the roll (its film is gone)
+// and the film list in one update, which is read in two statements.
+func TestLiveRemovingTheRolledFilm(t *testing.T) {
+	a := mustAppWith(t, unlimited)
+	w := a.mustSweepWorld(t)
+	list := "/l/" + w.list
+	c := w.m.mustDialLive(list)
+	c.next()
+	res, _ := w.o.post(list + "/roll")
+	mustRedirect(t, res, list)
+	c.waitFor("Tonight")
+	var rolled string
+	if err := a.db.Super(t).QueryRow(context.Background(), "SELECT movie_id::text FROM rolls WHERE list_id = $1", w.list).Scan(&rolled); err != nil {
+		t.Fatal(err)
+	}
+	res, _ = w.o.post(list + "/movies/" + rolled + "/delete")
+	mustRedirect(t, res, list)
+	got := c.waitFor(`data-gone="film-` + rolled + `"`)
+	if !strings.Contains(got, `id="roll"`) {
+		t.Errorf("the roll of the removed film is not updated:\n%s", got)
+	}
+	// The list's updates keep flowing.
+	res, _ = w.o.post(list+"/movies", "title", "Arrival", "year", "2016")
+	mustRedirect(t, res, list)
+	c.waitFor("Arrival")
+}
