@@ -848,3 +848,32 @@ func TestLimitsCountConnectionsBeingOpened(t *testing.T) {
 		t.Errorf("%d connections counted once open, want 3", n)
 	}
 }
+
+// An update whose render fails is tried again a second later as the whole
+// list, which every connection's first message already renders: a failure
+// particular to one kind of update (a bug, a query the data trips up) must
+// not stop the list's updates until its pages reconnect.
+func TestFailingUpdateIsRetriedAsTheWholeList(t *testing.T) {
+	list := uuid.New()
+	var version atomic.Int64
+	render := func(_ context.Context, _, _ uuid.UUID, u Update) ([]byte, int64, bool, error) {
+		if u.Parts != AllParts {
+			return nil, 0, false, errors.New("this update cannot be rendered")
+		}
+		return []byte("whole"), version.Add(1), true, nil
+	}
+	h := New(Config{Render: render, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	conn := subscribe(t, h, list, uuid.New())
+	if got := conn.next(t); got != "whole" {
+		t.Fatalf("first message %q", got)
+	}
+	h.dispatch(Event{List: list, Kind: "rolls.insert", Row: uuid.NewString(), Version: 5})
+	select {
+	case m := <-conn.sent:
+		if string(m) != "whole" {
+			t.Fatalf("after the failure: %q", m)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("nothing sent after the failed render")
+	}
+}

@@ -360,15 +360,12 @@ func (t *topic) renderList(changed Update) {
 	}
 	if err != nil {
 		t.hub.log.Error("live: render", "list", t.list, "err", err)
+		// Try again as the whole list, to everyone: the render every
+		// connection starts with, and so the one most likely to work if
+		// this failure is particular to the update (a bug, data a query
+		// trips up), rather than one retried for as long as it fails.
 		t.mu.Lock()
-		for c := range fresh {
-			t.fresh[c] = struct{}{}
-		}
-		t.full = t.full || full
-		t.listDue |= changed.Parts
-		for _, f := range changed.Films {
-			t.films[f] = struct{}{}
-		}
+		t.full = true
 		t.mu.Unlock()
 		time.AfterFunc(time.Second, t.poke)
 		return
