@@ -272,14 +272,14 @@ func TestLiveClosesWhatTheHubMissed(t *testing.T) {
 		a := mustAppWith(t, unlimited)
 		w := a.mustSweepWorld(t)
 		ends(t, w, func() {
-			a.whileFeedDown(t, "DELETE FROM list_members WHERE list_id = $1 AND user_id = $2", w.list, w.mID)
+			a.db.WhileListenerDown(t, live.ListenerName, "DELETE FROM list_members WHERE list_id = $1 AND user_id = $2", w.list, w.mID)
 		}, live.StatusRemoved)
 	})
 	t.Run("a device signed out while the feed was down is closed at its resync", func(t *testing.T) {
 		a := mustAppWith(t, unlimited)
 		w := a.mustSweepWorld(t)
 		ends(t, w, func() {
-			a.whileFeedDown(t, "DELETE FROM devices WHERE id = $1", w.devices[w.m])
+			a.db.WhileListenerDown(t, live.ListenerName, "DELETE FROM devices WHERE id = $1", w.devices[w.m])
 		}, live.StatusSignedOut)
 	})
 	t.Run("a member removed while their connection is being opened is closed before it gets anything", func(t *testing.T) {
@@ -340,45 +340,8 @@ func TestLiveResyncAfterListenerDrop(t *testing.T) {
 	list := o.mustStartList("Resync")
 	c := o.mustDialLive(list)
 	c.next()
-	a.whileFeedDown(t, "INSERT INTO movies (list_id, added_by, title) SELECT id, owner_id, 'Missed while away' FROM lists")
+	a.db.WhileListenerDown(t, live.ListenerName, "INSERT INTO movies (list_id, added_by, title) SELECT id, owner_id, 'Missed while away' FROM lists")
 	c.waitFor("Missed while away")
-}
-
-// whileFeedDown runs the change sql (as the superuser, as an operator
-// would) with the hub's LISTEN connection cut, so that its announcements
-// are lost and only the hub's resync once it listens again can find them
-// out. It returns once the hub listens again.
-func (a *testApp) whileFeedDown(t *testing.T, sql string, args ...any) {
-	t.Helper()
-	ctx := context.Background()
-	db := a.db.Super(t)
-	const listener = "SELECT pid, backend_start FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND pid <> $2"
-	var old int64
-	var since time.Time
-	if err := db.QueryRow(ctx, listener, live.ListenerName, 0).Scan(&old, &since); err != nil {
-		t.Fatalf("no listener: %v", err)
-	}
-	var gone bool
-	if err := db.QueryRow(ctx, "SELECT pg_terminate_backend($1)", old).Scan(&gone); err != nil || !gone {
-		t.Fatalf("listener %d not terminated (%v)", old, err)
-	}
-	if _, err := db.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("exec %q: %v", sql, err)
-	}
-	var changed time.Time
-	db.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&changed)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		var pid int64
-		err := db.QueryRow(ctx, listener, live.ListenerName, old).Scan(&pid, &since)
-		switch {
-		case err == nil && !since.After(changed):
-			t.Fatalf("the hub listened again before the change was made: it heard of it (old %d new %d since %v changed %v)", old, pid, since, changed)
-		case err == nil:
-			return
-		case time.Now().After(deadline):
-			t.Fatalf("the hub did not listen again within 5 s (%v)", err)
-		}
-	}
 }
 
 // A quiet feed is checked (the hub pings its connection when nothing came

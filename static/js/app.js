@@ -24,14 +24,24 @@
 
   // announce says text through the page's one polite live region, which
   // boosted swaps keep (hx-preserve): a region that arrives already filled,
-  // as every swapped-in notice does, is often not read out.
+  // as every swapped-in notice does, is often not read out. Texts that
+  // come while one waits to be written are said with it, not instead.
+  var toSay = "";
   function announce(text) {
     var el = document.getElementById("announcer");
     if (!el || !text) {
       return;
     }
+    if (toSay) {
+      toSay += " " + text;
+      return;
+    }
     el.textContent = "";
-    setTimeout(function () { el.textContent = text; }, 50);
+    toSay = text;
+    setTimeout(function () {
+      el.textContent = toSay;
+      toSay = "";
+    }, 50);
   }
 
   // The signed-in user's id. It sits on <main>, inside what a boosted swap
@@ -107,6 +117,97 @@
     }
   }
 
+  // What other members change arrives live, and is said: a film added, a
+  // roll, a film marked watched or removed. The viewer's own changes are
+  // not (the page their form brings back shows them, and says their roll):
+  // their films carry their id (data-added-by), and their roll or film
+  // action is a request still on its way (acting), whose live echo can
+  // come before its answer.
+  // Each message is compared with the page it lands on (shown, taken just
+  // before it), so one that only repeats what the page shows, as every
+  // (re)connect's whole list does, says nothing; who is here is not said.
+  var acting = new Set();
+  var shown = null;
+
+  // More film changes than this in one message (a reconnect after a
+  // while, a merge) are counted, not named.
+  var nameAtMost = 3;
+
+  // onPage is what of the page a live message can change and be said:
+  // its films by id, and the id of tonight's roll.
+  function onPage() {
+    var films = new Map();
+    document.querySelectorAll("#movies li.movie").forEach(function (li) { films.set(li.id, li); });
+    var roll = document.querySelector("#roll [data-roll-id]");
+    return { films: films, roll: roll ? roll.getAttribute("data-roll-id") : "" };
+  }
+
+  // tellChanges says what a live message changed on the page, which was
+  // as was shows just before it.
+  function tellChanges(was) {
+    var now = onPage();
+    var said = filmChanges(was.films, now.films);
+    if (now.roll && now.roll !== was.roll && !acting.has(location.pathname + "/roll")) {
+      var roll = document.querySelector("#roll .roll-result");
+      var who = byWhom(roll);
+      said.push((who ? who + " rolled the die: " : "The die picked ") + quoted(roll, ".roll-title") + ".");
+    }
+    announce(said.join(" "));
+  }
+
+  // filmChanges is what to say of the films others added, marked and
+  // removed, from the films before (was) and after (now), by id.
+  function filmChanges(was, now) {
+    var me = viewer();
+    var own = function (li, action) {
+      return acting.has(location.pathname + "/movies/" + li.id.replace(/^film-/, "") + action);
+    };
+    var added = [], watched = [], unwatched = [], removed = [];
+    now.forEach(function (li, id) {
+      var old = was.get(id);
+      if (!old) {
+        var by = li.querySelector("[data-added-by]");
+        if (by && by.getAttribute("data-added-by") !== me) {
+          added.push(li);
+        }
+      } else if (old.classList.contains("watched") !== li.classList.contains("watched") && !own(li, "/watched")) {
+        (li.classList.contains("watched") ? watched : unwatched).push(li);
+      }
+    });
+    was.forEach(function (li, id) {
+      if (!now.has(id) && !own(li, "/delete")) {
+        removed.push(li);
+      }
+    });
+    var kinds = [[added, "added"], [removed, "removed"], [watched, "marked watched"], [unwatched, "marked not watched"]];
+    if (added.length + removed.length + watched.length + unwatched.length > nameAtMost) {
+      return ["Films changed: " + kinds.filter(function (k) { return k[0].length; })
+        .map(function (k) { return k[0].length + " " + k[1]; }).join(", ") + "."];
+    }
+    var said = added.map(function (li) {
+      var who = byWhom(li);
+      return (who ? who + " added " : "Added: ") + quoted(li, ".movie-title") + ".";
+    });
+    kinds.slice(1).forEach(function (k) {
+      k[0].forEach(function (li) { said.push(quoted(li, ".movie-title") + " " + k[1] + "."); });
+    });
+    return said;
+  }
+
+  // quoted is the text of el's part sel, in quotes, as one line.
+  function quoted(el, sel) {
+    var part = el.querySelector(sel);
+    return "“" + (part ? part.textContent.replace(/\s+/g, " ").trim() : "") + "”";
+  }
+
+  // byWhom is the name in el's "added by Ada, 24 Nov 2026, 07:16 UTC" or
+  // "rolled by …" line (see views/format.go), or "" if it has none.
+  function byWhom(el) {
+    var line = el.querySelector(".muted");
+    var m = line && /^(?:added|rolled) by (.+), \d+ \S+ \d+, \d\d:\d\d UTC$/.exec(line.textContent.replace(/\s+/g, " ").trim());
+    return m ? m[1] : "";
+  }
+
   // The status line is seen, not heard: every boosted action reconnects,
   // and "connecting…, live" after each click would be noise. What ends the
   // connection, or loses it, is also announced.
@@ -131,11 +232,30 @@
     4004: "This list was deleted."
   };
 
+  // A live message replaces whole sections, and a button the reader is
+  // on (the die, a film's) goes with its section: focus would fall back to
+  // the page's start. That follows every boosted form, whose new
+  // connection begins with the whole list, as well as others' changes.
+  // Focus goes on to the button's successor instead (spot, refocus).
+  var focused = null;
+
   var socket = null;
+  document.addEventListener("htmx:wsBeforeMessage", function () {
+    shown = onPage();
+    focused = spot(document.activeElement);
+  });
   document.addEventListener("htmx:wsAfterMessage", function () {
     placeFilms();
     reveal();
     retitle();
+    if (focused && !focused.el.isConnected && isLost(document.activeElement)) {
+      refocus(focused);
+    }
+    focused = null;
+    if (shown) {
+      tellChanges(shown);
+      shown = null;
+    }
   });
   document.addEventListener("htmx:wsConnecting", function () { status("connecting…", "connecting"); });
   document.addEventListener("htmx:wsOpen", function (e) {
@@ -166,13 +286,72 @@
     }
   });
 
+  // spot is where el, a control in a form, is: enough to find its
+  // successor once a swap has replaced it (the form with the same
+  // address) and, in a film's row, the films after it, then before it,
+  // to go to if the film itself is gone.
+  function spot(el) {
+    var form = el && el.closest ? el.closest("form") : null;
+    if (!form) {
+      return null;
+    }
+    var li = form.closest("li.movie");
+    var near = [];
+    for (var n = li && li.nextElementSibling; n; n = n.nextElementSibling) {
+      near.push(n.id);
+    }
+    for (var p = li && li.previousElementSibling; p; p = p.previousElementSibling) {
+      near.push(p.id);
+    }
+    return { el: el, action: form.getAttribute("action"), film: !!li, near: near };
+  }
+
+  // refocus puts focus on the first button of the form at s, else of the
+  // nearest film still listed, else, the list of films now empty, on its
+  // heading; without scrolling.
+  function refocus(s) {
+    var target = shownButton(document.querySelector('form[action="' + CSS.escape(s.action) + '"]'));
+    for (var i = 0; !target && i < s.near.length; i++) {
+      target = shownButton(document.getElementById(s.near[i]));
+    }
+    if (!target && s.film) {
+      target = document.getElementById("films-heading");
+      if (target) {
+        target.tabIndex = -1;
+      }
+    }
+    if (target) {
+      target.focus({ preventScroll: true });
+    }
+  }
+
+  // shownButton is el's first button that is not hidden, if any.
+  function shownButton(el) {
+    return el ? el.querySelector("button:not([hidden])") : null;
+  }
+
+  // isLost: focus is nowhere, as when what had it left the page.
+  function isLost(el) {
+    return !el || el === document.body || el === document.documentElement;
+  }
+
   // A form answered with the page it was on (a 303 back to it, or the page
   // again with a message by a field) keeps the reader's place: no jump to
-  // the top, which on a phone hid the message below the fold.
+  // the top, which on a phone hid the message below the fold. The answer
+  // may come after a live message has taken the form off the page; htmx
+  // still swaps it in, but says so only to the form, so what is needed
+  // of the form is noted when it is sent.
   var sent = null;
   document.addEventListener("htmx:beforeRequest", function (e) {
     var form = e.detail.elt && e.detail.elt.closest ? e.detail.elt.closest("form") : null;
-    sent = form ? { action: form.getAttribute("action"), path: location.pathname } : null;
+    sent = form ? { at: spot(form), path: location.pathname } : null;
+    // A roll or a film's action is the viewer's own until its request
+    // ends; htmx says so to the form, which may be off the page by then.
+    var path = pathOf(e.detail.pathInfo.requestPath);
+    if (form && /\/(roll|watched|delete)$/.test(path)) {
+      acting.add(path);
+      form.addEventListener("htmx:afterRequest", function () { acting.delete(path); }, { once: true });
+    }
   });
   document.addEventListener("htmx:beforeSwap", function (e) {
     if (!sent || sent.path !== location.pathname) {
@@ -185,37 +364,41 @@
   });
   // ...and keeps focus where the reader was: on the first field that needs
   // fixing, else on the form they used (its first button), if the new page
-  // still has it.
+  // still has it, else on a film next to the one they removed. A notice is
+  // said, and so is the die's pick to who rolled it: the page marks the
+  // roll that its address names (?rolled=), the one this form just made.
   document.addEventListener("htmx:afterSettle", function (e) {
     if (e.detail.elt !== document.body) {
       return;
     }
     var form = sent;
     sent = null;
+    reveal();
     var invalid = document.querySelector('[aria-invalid="true"]');
     if (invalid) {
       invalid.focus();
-    } else if (form && form.path === location.pathname && form.action) {
-      var again = document.querySelector('form[action="' + CSS.escape(form.action) + '"]');
-      var target = again && again.querySelector("button");
-      if (target) {
-        target.focus({ preventScroll: true });
-      }
+    } else if (form && form.path === location.pathname && form.at) {
+      refocus(form.at);
     }
     var notice = document.querySelector('#main .notice[role="status"]');
     if (notice) {
       announce(notice.textContent.trim());
     }
-    reveal();
+    var rolled = document.querySelector("#roll .roll-result.just-rolled");
+    if (rolled) {
+      announce("The die picked " + quoted(rolled, ".roll-title") + ".");
+    }
   });
 
   // Where htmx would push a history entry for the page already shown (every
   // form on a list comes back to it), replace the entry instead, so Back
-  // leaves the page; and leave out ?done=, a one-time notice that a reload
-  // or a return would otherwise show again.
+  // leaves the page; and leave out what shows once (withoutOnce). A roll
+  // whose form a live message replaced first updates no history: htmx
+  // forgets a replaced form was boosted. Either way the address is the
+  // list's own.
   document.addEventListener("htmx:beforeHistoryUpdate", function (e) {
     var h = e.detail.history;
-    h.path = withoutDone(h.path);
+    h.path = withoutOnce(h.path);
     if (h.type === "push" && pathOf(h.path) === location.pathname) {
       h.type = "replace";
     }
@@ -229,17 +412,21 @@
     }
   }
 
-  function withoutDone(url) {
+  // withoutOnce is url without what a form's answer shows once, and a
+  // reload or a return would show again: a notice (?done=) and the die's
+  // tumble (?rolled=).
+  var once = ["done", "rolled"];
+  function withoutOnce(url) {
     var u = new URL(url, location.href);
-    if (!u.searchParams.has("done")) {
+    if (!once.some(function (name) { return u.searchParams.has(name); })) {
       return url;
     }
-    u.searchParams.delete("done");
+    once.forEach(function (name) { u.searchParams.delete(name); });
     return u.pathname + u.search + u.hash;
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    var clean = withoutDone(location.href);
+    var clean = withoutOnce(location.href);
     if (clean !== location.href) {
       history.replaceState(history.state, "", clean);
     }

@@ -203,3 +203,45 @@ func (db *DB) MustCount(t testing.TB, sql string, args ...any) int64 {
 	}
 	return n
 }
+
+// WhileListenerDown cuts the connection that application (its
+// application_name) listens on, runs sql as the superuser (none if empty)
+// while it is down, so that the change's notifications are lost, and
+// returns once application has connected again, after the change. The
+// live hub's resync must then find the change on its own.
+func (db *DB) WhileListenerDown(t testing.TB, application, sql string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	conn := db.Super(t)
+	const listener = "SELECT pid, backend_start FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND pid <> $2"
+	var old int64
+	var since time.Time
+	if err := conn.QueryRow(ctx, listener, application, 0).Scan(&old, &since); err != nil {
+		t.Fatalf("no connection of %s: %v", application, err)
+	}
+	var gone bool
+	if err := conn.QueryRow(ctx, "SELECT pg_terminate_backend($1)", old).Scan(&gone); err != nil || !gone {
+		t.Fatalf("%s's connection %d not terminated (%v)", application, old, err)
+	}
+	if sql != "" {
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("exec %q: %v", sql, err)
+		}
+	}
+	var changed time.Time
+	if err := conn.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&changed); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var pid int64
+		err := conn.QueryRow(ctx, listener, application, old).Scan(&pid, &since)
+		switch {
+		case err == nil && sql != "" && !since.After(changed):
+			t.Fatalf("%s connected again before the change was made, and heard of it", application)
+		case err == nil:
+			return
+		case time.Now().After(deadline):
+			t.Fatalf("%s did not connect again within 5 s (%v)", application, err)
+		}
+	}
+}
