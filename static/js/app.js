@@ -317,7 +317,8 @@
     if (!target && s.film) {
       target = document.getElementById("films-heading");
       if (target) {
-        target.tabIndex = -1;
+        target.tabIndex = -1; // focusable from script, and only until left
+        target.addEventListener("blur", function () { this.removeAttribute("tabindex"); }, { once: true });
       }
     }
     if (target) {

@@ -136,6 +136,15 @@ func TestOwnPlaceKeptWhenOthersChangeTheList(t *testing.T) {
 			ann.waitFor(t, "focus where it belongs", liveWithin, `document.activeElement === window.e2eFocus()`)
 		})
 	}
+	t.Run("the heading is in the tab order only while it has focus", func(t *testing.T) {
+		if !get(t, ann, "leave the heading", chromedp.Evaluate[bool](`(() => {
+			const h = document.getElementById("films-heading");
+			h.blur();
+			return !h.hasAttribute("tabindex");
+		})()`)) {
+			t.Error("the Films heading keeps its tabindex after losing focus")
+		}
+	})
 }
 
 // ownAction is a form on a list page that a member sends: the button
