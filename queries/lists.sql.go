@@ -196,7 +196,7 @@ SELECT l.id, l.owner_id, l.name, l.invite_token, l.version, l.created_at, o.disp
        mov.watched::bool[] AS movie_watched, mov.added_by::uuid[] AS movie_added_by,
        mov.added_by_names::text[] AS movie_added_by_names, mov.created::timestamptz[] AS movie_created,
        rol.ids::uuid[] AS roll_ids, rol.created::timestamptz[] AS roll_created, rol.titles::text[] AS roll_titles,
-       rol.years::int[] AS roll_years, rol.names::text[] AS roll_names
+       rol.years::int[] AS roll_years, rol.names::text[] AS roll_names, rol.by::uuid[] AS roll_by
 FROM lists l
 JOIN list_members me ON me.list_id = l.id AND me.user_id = $1
 JOIN users o ON o.id = l.owner_id
@@ -219,8 +219,8 @@ CROSS JOIN LATERAL (
 CROSS JOIN LATERAL (
     SELECT coalesce(array_agg(x.id), '{}') AS ids, coalesce(array_agg(x.created_at), '{}') AS created,
            coalesce(array_agg(x.title), '{}') AS titles, coalesce(array_agg(x.year), '{}') AS years,
-           coalesce(array_agg(x.name), '{}') AS names
-    FROM (SELECT r.id, r.created_at, r.title, coalesce(r.year, 0) AS year, u.display_name AS name
+           coalesce(array_agg(x.name), '{}') AS names, coalesce(array_agg(x.rolled_by), '{}') AS by
+    FROM (SELECT r.id, r.created_at, r.title, coalesce(r.year, 0) AS year, u.display_name AS name, r.rolled_by
             FROM rolls r JOIN users u ON u.id = r.rolled_by
            WHERE r.list_id = l.id AND $4::bool
            ORDER BY r.created_at DESC, r.id
@@ -258,6 +258,7 @@ type GetListPageForMemberRow struct {
 	RollTitles        []string
 	RollYears         []int32
 	RollNames         []string
+	RollBy            []uuid.UUID
 }
 
 // Everything a list page shows, in one statement: the list (if the user is
@@ -298,6 +299,7 @@ func (q *Queries) GetListPageForMember(ctx context.Context, arg GetListPageForMe
 		&i.RollTitles,
 		&i.RollYears,
 		&i.RollNames,
+		&i.RollBy,
 	)
 	return i, err
 }

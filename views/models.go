@@ -129,7 +129,8 @@ type Roll struct {
 	ID    string
 	Title string
 	Year  int32
-	By    string
+	By    string // the roller's name
+	ByID  string // and id
 	At    time.Time
 }
 

@@ -107,7 +107,7 @@ func (s *Server) loadList(ctx context.Context, q *queries.Queries, viewer, id uu
 		}
 	}
 	for i, id := range l.RollIds {
-		page.Rolls[i] = views.Roll{ID: id.String(), Title: l.RollTitles[i], Year: l.RollYears[i], By: l.RollNames[i], At: l.RollCreated[i]}
+		page.Rolls[i] = views.Roll{ID: id.String(), Title: l.RollTitles[i], Year: l.RollYears[i], By: l.RollNames[i], ByID: userID(l.RollBy[i]), At: l.RollCreated[i]}
 	}
 	return page, nil
 }

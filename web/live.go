@@ -95,7 +95,9 @@ func (s *Server) renderLive(ctx context.Context, list, asUser uuid.UUID, u live.
 		parts &^= live.PartCount // loadFilms counts them
 	}
 	// One statement reads in the act-as round trip; parts and single
-	// films together (the rolled film removed) take a transaction.
+	// films together (the rolled film removed) take a transaction, read
+	// committed: its two reads may see different commits, the later one's
+	// version goes out, and the next change's update shows both.
 	read := queries.ReadAsUser
 	if parts != 0 && len(u.Films) > 0 {
 		read = queries.InTxAsUser

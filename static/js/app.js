@@ -120,14 +120,51 @@
   // What other members change arrives live, and is said: a film added, a
   // roll, a film marked watched or removed. The viewer's own changes are
   // not (the page their form brings back shows them, and says their roll):
-  // their films carry their id (data-added-by), and their roll or film
-  // action is a request still on its way (acting), whose live echo can
-  // come before its answer.
+  // their films and rolls carry their id (data-added-by, data-rolled-by),
+  // and their watched or remove is a request still on its way (acting:
+  // how many, by address), whose live echo can come before its answer.
   // Each message is compared with the page it lands on (shown, taken just
   // before it), so one that only repeats what the page shows, as every
   // (re)connect's whole list does, says nothing; who is here is not said.
-  var acting = new Set();
+  // And each change is said once in the page's life (said): a form's
+  // answer, rendered before a change the old connection then brought,
+  // would otherwise bring it, and say it, again.
+  var acting = new Map();
   var shown = null;
+  var said = new Set();
+
+  // firstTime notes the change key and reports whether it is new; a film's
+  // watched state forgets its opposite, so that it can change back.
+  function firstTime(key, opposite) {
+    if (opposite) {
+      said.delete(opposite);
+    }
+    if (said.has(key)) {
+      return false;
+    }
+    said.add(key);
+    return true;
+  }
+
+  // act counts a request to path in flight until it ends, or for at most
+  // ten seconds: a request that hangs must not silence others for good.
+  function act(path, form) {
+    acting.set(path, (acting.get(path) || 0) + 1);
+    var ended = false;
+    var end = function () {
+      if (!ended) {
+        ended = true;
+        var n = acting.get(path) - 1;
+        if (n > 0) {
+          acting.set(path, n);
+        } else {
+          acting.delete(path);
+        }
+      }
+    };
+    form.addEventListener("htmx:afterRequest", end, { once: true });
+    setTimeout(end, 10000);
+  }
 
   // More film changes than this in one message (a reconnect after a
   // while, a merge) are counted, not named.
@@ -146,13 +183,19 @@
   // as was shows just before it.
   function tellChanges(was) {
     var now = onPage();
-    var said = filmChanges(was.films, now.films);
-    if (now.roll && now.roll !== was.roll && !acting.has(location.pathname + "/roll")) {
-      var roll = document.querySelector("#roll .roll-result");
-      var who = byWhom(roll);
-      said.push((who ? who + " rolled the die: " : "The die picked ") + quoted(roll, ".roll-title") + ".");
+    var lines = filmChanges(was.films, now.films);
+    var roll = document.querySelector("#roll .roll-result");
+    if (now.roll && now.roll !== was.roll && roll.getAttribute("data-rolled-by") !== viewer() && firstTime("roll:" + now.roll)) {
+      lines.push(rollSaid(roll, false));
     }
-    announce(said.join(" "));
+    announce(lines.join(" "));
+  }
+
+  // rollSaid is what to say of the roll result el: the viewer's own
+  // (mine), or whose.
+  function rollSaid(el, mine) {
+    var who = mine ? "" : byWhom(el);
+    return (who ? who + " rolled the die: " : "The die picked ") + quoted(el, ".roll-title") + ".";
   }
 
   // filmChanges is what to say of the films others added, marked and
@@ -165,17 +208,19 @@
     var added = [], watched = [], unwatched = [], removed = [];
     now.forEach(function (li, id) {
       var old = was.get(id);
+      var state = li.classList.contains("watched");
       if (!old) {
         var by = li.querySelector("[data-added-by]");
-        if (by && by.getAttribute("data-added-by") !== me) {
+        if (firstTime("added:" + id) && by && by.getAttribute("data-added-by") !== me) {
           added.push(li);
         }
-      } else if (old.classList.contains("watched") !== li.classList.contains("watched") && !own(li, "/watched")) {
-        (li.classList.contains("watched") ? watched : unwatched).push(li);
+      } else if (old.classList.contains("watched") !== state &&
+          firstTime("watched:" + id + ":" + state, "watched:" + id + ":" + !state) && !own(li, "/watched")) {
+        (state ? watched : unwatched).push(li);
       }
     });
     was.forEach(function (li, id) {
-      if (!now.has(id) && !own(li, "/delete")) {
+      if (!now.has(id) && firstTime("removed:" + id) && !own(li, "/delete")) {
         removed.push(li);
       }
     });
@@ -303,14 +348,20 @@
     for (var p = li && li.previousElementSibling; p; p = p.previousElementSibling) {
       near.push(p.id);
     }
-    return { el: el, action: form.getAttribute("action"), film: !!li, near: near };
+    var button = el.closest("button");
+    return { el: el, action: form.getAttribute("action"), button: button ? button.getAttribute("formaction") : null, film: !!li, near: near };
   }
 
-  // refocus puts focus on the first button of the form at s, else of the
-  // nearest film still listed, else, the list of films now empty, on its
-  // heading; without scrolling.
+  // refocus puts focus on the button of the form at s that had it (the
+  // one with the same formaction, if it had one), else the form's first,
+  // else the first of the nearest film still listed, else, the list of
+  // films now empty, on its heading; without scrolling. It notes where
+  // (placed).
+  var placed = null;
   function refocus(s) {
-    var target = shownButton(document.querySelector('form[action="' + CSS.escape(s.action) + '"]'));
+    var form = document.querySelector('form[action="' + CSS.escape(s.action) + '"]');
+    var target = form && s.button ? form.querySelector('button[formaction="' + CSS.escape(s.button) + '"]:not([hidden])') : null;
+    target = target || shownButton(form);
     for (var i = 0; !target && i < s.near.length; i++) {
       target = shownButton(document.getElementById(s.near[i]));
     }
@@ -323,6 +374,7 @@
     }
     if (target) {
       target.focus({ preventScroll: true });
+      placed = target;
     }
   }
 
@@ -345,29 +397,51 @@
   var sent = null;
   document.addEventListener("htmx:beforeRequest", function (e) {
     var form = e.detail.elt && e.detail.elt.closest ? e.detail.elt.closest("form") : null;
-    sent = form ? { at: spot(form), path: location.pathname } : null;
-    // A roll or a film's action is the viewer's own until its request
-    // ends; htmx says so to the form, which may be off the page by then.
+    var active = document.activeElement;
+    sent = form ? { at: spot(form.contains(active) ? active : form), path: location.pathname } : null;
+    // A film's action is the viewer's own until its request ends; htmx
+    // says so to the form, which may be off the page by then.
     var path = pathOf(e.detail.pathInfo.requestPath);
-    if (form && /\/(roll|watched|delete)$/.test(path)) {
-      acting.add(path);
-      form.addEventListener("htmx:afterRequest", function () { acting.delete(path); }, { once: true });
+    if (form && /\/(watched|delete)$/.test(path)) {
+      act(path, form);
     }
   });
   document.addEventListener("htmx:beforeSwap", function (e) {
     if (!sent || sent.path !== location.pathname) {
       return;
     }
-    var code = e.detail.xhr.status;
-    if (code === 409 || code === 422 || pathOf(e.detail.xhr.responseURL) === location.pathname) {
+    var xhr = e.detail.xhr;
+    if (xhr.status === 409 || xhr.status === 422 || pathOf(xhr.responseURL) === location.pathname) {
       e.detail.swapOverride = "innerHTML show:none";
+    }
+    // Focus goes back to the form only if the reader is still there (or
+    // nowhere): not if they went on to type, or to another film, while
+    // the answer was on its way. What they were typing comes along.
+    var active = document.activeElement;
+    var onForm = active && active.closest && active.closest("form");
+    sent.stay = isLost(active) || active === placed || !!(onForm && sent.at && onForm.getAttribute("action") === sent.at.action);
+    sent.typing = !sent.stay && active.id && active.matches("input[type=text], textarea") ?
+      { id: active.id, value: active.value, start: active.selectionStart, end: active.selectionEnd } : null;
+    sent.rolled = new URL(xhr.responseURL || location.href, location.href).searchParams.get("rolled");
+  });
+  // htmx puts focus back on an element with the same id, but the new
+  // page's field comes empty.
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var typing = sent && e.detail.elt === document.body ? sent.typing : null;
+    var field = typing ? document.getElementById(typing.id) : null;
+    if (field && !field.value) {
+      field.value = typing.value;
+      if (document.activeElement === field) {
+        field.setSelectionRange(typing.start, typing.end);
+      }
     }
   });
   // ...and keeps focus where the reader was: on the first field that needs
-  // fixing, else on the form they used (its first button), if the new page
-  // still has it, else on a film next to the one they removed. A notice is
-  // said, and so is the die's pick to who rolled it: the page marks the
-  // roll that its address names (?rolled=), the one this form just made.
+  // fixing, else, if they are still on it, on the form they used (the
+  // button they pressed), if the new page still has it, else on a film
+  // next to the one they removed. A notice is said, and so is the die's
+  // pick to who rolled it (the answer's address names the roll, ?rolled=),
+  // or, if someone else rolled since, theirs, unless already said.
   document.addEventListener("htmx:afterSettle", function (e) {
     if (e.detail.elt !== document.body) {
       return;
@@ -378,16 +452,17 @@
     var invalid = document.querySelector('[aria-invalid="true"]');
     if (invalid) {
       invalid.focus();
-    } else if (form && form.path === location.pathname && form.at) {
+    } else if (form && form.stay && form.path === location.pathname && form.at) {
       refocus(form.at);
     }
     var notice = document.querySelector('#main .notice[role="status"]');
     if (notice) {
       announce(notice.textContent.trim());
     }
-    var rolled = document.querySelector("#roll .roll-result.just-rolled");
-    if (rolled) {
-      announce("The die picked " + quoted(rolled, ".roll-title") + ".");
+    var roll = form && form.rolled ? document.querySelector("#roll .roll-result") : null;
+    var id = roll ? roll.getAttribute("data-roll-id") : "";
+    if (id && firstTime("roll:" + id)) {
+      announce(rollSaid(roll, id === form.rolled));
     }
   });
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
@@ -70,6 +71,43 @@ func TestOwnActionsWhateverComesFirst(t *testing.T) {
 				document.querySelector("#movies li.movie:last-child").previousElementSibling.id)`}, "")
 	})
 
+	t.Run("typing while an answer is on its way keeps focus and text", func(t *testing.T) {
+		ann.waitLive(t)
+		film := get(t, ann, "hold the next answer and press a film's Mark watched", chromedp.Evaluate[string](`(() => {
+			window.e2eOrder = "hold";
+			window.e2eRelease = false;
+			window.e2eBoosted = 0;
+			window.e2eSaid = [];
+			const li = document.querySelector("#movies li.movie:not(.watched)");
+			li.querySelector("button[name=watched]").click();
+			return li.id.replace(/^film-/, "");
+		})()`))
+		watched := func() bool {
+			var at *time.Time
+			if err := app.db.Super(t).QueryRow(context.Background(), "SELECT watched_at FROM movies WHERE id = $1", film).Scan(&at); err != nil {
+				t.Fatal(err)
+			}
+			return at != nil
+		}
+		for deadline := time.Now().Add(pageTimeout); !watched(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the film was not marked watched")
+			}
+		}
+		ann.typeInto(t, "#movie-title", "The")
+		ann.do(t, "let the answer in", chromedp.Evaluate[chromedp.Void](`window.e2eRelease = true`))
+		ann.waitFor(t, "the answer swapped in", pageTimeout, `window.e2eBoosted > 0`)
+		ann.waitLive(t)
+		ann.do(t, "type on", chromedp.KeyEvent(" Matrix"))
+		ann.waitFor(t, "focus and text kept in the title field", liveWithin,
+			`document.activeElement.id === "movie-title" && document.activeElement.value === "The Matrix"`)
+		if !watched() {
+			t.Error("typing on pressed the film's button: it is no longer watched")
+		}
+		ann.do(t, "clear the field and stop holding answers", chromedp.Evaluate[chromedp.Void](
+			`document.getElementById("movie-title").value = ""; document.activeElement.blur(); window.e2eOrder = ""`))
+	})
+
 	t.Run("no page logged errors", func(t *testing.T) {
 		if errs := ann.consoleErrors(); len(errs) > 0 {
 			t.Errorf("console:\n%s", strings.Join(errs, "\n"))
@@ -113,6 +151,10 @@ func TestOwnPlaceKeptWhenOthersChangeTheList(t *testing.T) {
 			`UPDATE movies SET watched_at = now() WHERE id = '{film}'`,
 			`document.querySelectorAll("#movies li.movie.watched").length === 1`,
 			`(id => () => document.querySelector("#" + id + " button[name=watched]"))(document.querySelector("#movies li.movie:nth-child(2)").id)`},
+		{"a film marked watched keeps the reader on its Remove button", `#movies li.movie:nth-child(2) button.danger`,
+			`UPDATE movies SET watched_at = now() WHERE id = '{film}'`,
+			`document.querySelectorAll("#movies li.movie.watched").length === 2`,
+			`(id => () => document.querySelector("#" + id + " button.danger"))(document.querySelector("#movies li.movie:nth-child(2)").id)`},
 		{"a film removed moves the reader to the next one", `#movies li.movie:nth-child(3) button[name=watched]`,
 			`DELETE FROM movies WHERE id = '{film}'`,
 			`document.querySelectorAll("#movies li.movie").length === 5`,
@@ -136,7 +178,7 @@ func TestOwnPlaceKeptWhenOthersChangeTheList(t *testing.T) {
 			ann.waitFor(t, "focus where it belongs", liveWithin, `document.activeElement === window.e2eFocus()`)
 		})
 	}
-	t.Run("the heading is in the tab order only while it has focus", func(t *testing.T) {
+	t.Run("the heading keeps no tabindex once left", func(t *testing.T) {
 		if !get(t, ann, "leave the heading", chromedp.Evaluate[bool](`(() => {
 			const h = document.getElementById("films-heading");
 			h.blur();
@@ -196,8 +238,8 @@ func (p *tab) doOwn(t *testing.T, list string, a ownAction, order string) {
 // orderAnswers has every page the tab loads put a form's answer and the
 // live messages in the order window.e2eOrder names: "live first" holds
 // the answer until a live message has come (2 s at most), "answer first"
-// holds live messages until the answer is swapped in; empty, they come as
-// they do. window.e2eLiveFirst then says whether a live message came
+// holds live messages until the answer is swapped in, "hold" holds the
+// answer until window.e2eRelease is set; empty, they come as they do. window.e2eLiveFirst then says whether a live message came
 // between the form's request and its answer.
 func (p *tab) orderAnswers(t *testing.T) {
 	t.Helper()
@@ -208,6 +250,14 @@ document.addEventListener("htmx:beforeRequest", () => {
 	e2eHeld = window.e2eOrder === "answer first" ? [] : null;
 });
 document.addEventListener("htmx:beforeSend", e => {
+	if (window.e2eOrder === "hold") {
+		const xhr = e.detail.xhr, onload = xhr.onload;
+		xhr.onload = function () {
+			const go = () => window.e2eRelease ? onload.call(xhr) : setTimeout(go, 5);
+			go();
+		};
+		return;
+	}
 	if (window.e2eOrder !== "live first") return;
 	const xhr = e.detail.xhr, onload = xhr.onload, until = performance.now() + 2000;
 	xhr.onload = function () {

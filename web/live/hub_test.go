@@ -849,15 +849,17 @@ func TestLimitsCountConnectionsBeingOpened(t *testing.T) {
 	}
 }
 
-// An update whose render fails is tried again a second later as the whole
-// list, which every connection's first message already renders: a failure
-// particular to one kind of update (a bug, a query the data trips up) must
-// not stop the list's updates until its pages reconnect.
+// An update whose render fails is tried again a second later, then as the
+// whole list, which every connection's first message already renders: a
+// failure particular to one kind of update (a bug, a query the data trips
+// up) must not stop the list's updates until its pages reconnect.
 func TestFailingUpdateIsRetriedAsTheWholeList(t *testing.T) {
 	list := uuid.New()
 	var version atomic.Int64
+	var tries atomic.Int32
 	render := func(_ context.Context, _, _ uuid.UUID, u Update) ([]byte, int64, bool, error) {
 		if u.Parts != AllParts {
+			tries.Add(1)
 			return nil, 0, false, errors.New("this update cannot be rendered")
 		}
 		return []byte("whole"), version.Add(1), true, nil
@@ -873,7 +875,10 @@ func TestFailingUpdateIsRetriedAsTheWholeList(t *testing.T) {
 		if string(m) != "whole" {
 			t.Fatalf("after the failure: %q", m)
 		}
-	case <-time.After(3 * time.Second):
+	case <-time.After(4 * time.Second):
 		t.Fatal("nothing sent after the failed render")
+	}
+	if n := tries.Load(); n != 2 {
+		t.Errorf("the update was tried %d times before the whole list, want 2", n)
 	}
 }

@@ -28,6 +28,7 @@ type topic struct {
 	recheck bool                   // everyone is checked again before it (after a reconnect)
 	listDue Parts                  // the parts of the list that changed
 	films   map[uuid.UUID]struct{} // the films that changed
+	failed  int                    // renders of the list that failed in a row
 	whoDue  bool                   // who is here changed: send it to everyone
 	whoNew  map[*client]struct{}   // joined since who is here was last sent: send it to them
 	whoSent time.Time              // when who is here was last sent
@@ -360,12 +361,22 @@ func (t *topic) renderList(changed Update) {
 	}
 	if err != nil {
 		t.hub.log.Error("live: render", "list", t.list, "err", err)
-		// Try again as the whole list, to everyone: the render every
-		// connection starts with, and so the one most likely to work if
-		// this failure is particular to the update (a bug, data a query
-		// trips up), rather than one retried for as long as it fails.
+		// Try the update again, once; after that as the whole list, to
+		// everyone: the render every connection starts with, and so the
+		// one most likely to work if the failure is particular to the
+		// update (a bug, data a query trips up), rather than one retried
+		// for as long as it fails. A failure of the database itself fails
+		// either way.
 		t.mu.Lock()
-		t.full = true
+		t.failed++
+		for c := range fresh {
+			t.fresh[c] = struct{}{}
+		}
+		t.full = t.full || full || t.failed > 1
+		t.listDue |= changed.Parts
+		for _, f := range changed.Films {
+			t.films[f] = struct{}{}
+		}
 		t.mu.Unlock()
 		time.AfterFunc(time.Second, t.poke)
 		return
@@ -378,6 +389,7 @@ func (t *topic) renderList(changed Update) {
 		part = textFrame(part)
 	}
 	t.mu.Lock()
+	t.failed = 0
 	// The changed parts go to everyone but those who just got the whole
 	// list at the same version, even when an earlier render already showed
 	// this version: it showed only its own parts of it (a render for one
