@@ -187,6 +187,9 @@
     var roll = document.querySelector("#roll .roll-result");
     if (now.roll && now.roll !== was.roll && roll.getAttribute("data-rolled-by") !== viewer() && firstTime("roll:" + now.roll)) {
       lines.push(rollSaid(roll, false));
+      if (sent) {
+        sent.rollsSaid.push({ id: now.roll, said: lines[lines.length - 1] });
+      }
     }
     announce(lines.join(" "));
   }
@@ -398,7 +401,7 @@
   document.addEventListener("htmx:beforeRequest", function (e) {
     var form = e.detail.elt && e.detail.elt.closest ? e.detail.elt.closest("form") : null;
     var active = document.activeElement;
-    sent = form ? { at: spot(form.contains(active) ? active : form), path: location.pathname } : null;
+    sent = form ? { at: spot(form.contains(active) ? active : form), path: location.pathname, rollsSaid: [] } : null;
     // A film's action is the viewer's own until its request ends; htmx
     // says so to the form, which may be off the page by then.
     var path = pathOf(e.detail.pathInfo.requestPath);
@@ -441,7 +444,10 @@
   // button they pressed), if the new page still has it, else on a film
   // next to the one they removed. A notice is said, and so is the die's
   // pick to who rolled it (the answer's address names the roll, ?rolled=),
-  // or, if someone else rolled since, theirs, unless already said.
+  // or, if someone else rolled before the answer was made, theirs, unless
+  // already said. Others' rolls said while the answer was on its way, and
+  // not on it, came after it: they are said again after the pick, so that
+  // what is heard last is tonight's film, as the page will show it.
   document.addEventListener("htmx:afterSettle", function (e) {
     if (e.detail.elt !== document.body) {
       return;
@@ -462,7 +468,11 @@
     var roll = form && form.rolled ? document.querySelector("#roll .roll-result") : null;
     var id = roll ? roll.getAttribute("data-roll-id") : "";
     if (id && firstTime("roll:" + id)) {
-      announce(rollSaid(roll, id === form.rolled));
+      var since = form.rollsSaid.filter(function (r) {
+        return !document.querySelector('#roll [data-roll-id="' + CSS.escape(r.id) + '"], #earlier-rolls [data-roll-id="' + CSS.escape(r.id) + '"]');
+      });
+      announce([rollSaid(roll, id === form.rolled)].concat(since.length ? ["Since then:"] : [],
+        since.map(function (r) { return r.said; })).join(" "));
     }
   });
 

@@ -151,3 +151,96 @@ func (p *tab) wantSaid(t *testing.T, want ...string) {
 		p.fail(t, "said %q, want %q", got, want)
 	}
 }
+
+// TestAnnouncedOnceWhatTheAnswerMissed: a form's answer is made before
+// changes of others that come live to the page it replaces, while the
+// answer is on its way. What was said of them is not said again when the
+// answer's own connection brings them; and the roller, whose pick comes
+// after another member's later roll was said, hears that roll again after
+// it, so that the last thing said is tonight's film.
+func TestAnnouncedOnceWhatTheAnswerMissed(t *testing.T) {
+	b := startBrowser(t)
+	app := startApp(t)
+	ada := b.open(t, "ada", true)
+	bea := b.open(t, "bea", true)
+	ada.hearAnnouncements(t)
+	ada.orderAnswers(t)
+	db := app.db.Super(t)
+
+	step(t, "Ada starts a list with two films and Bea joins it", func(t *testing.T) {
+		ada.visit(t, app, "/")
+		ada.typeInto(t, "#list-name", "Missed by the answer")
+		ada.press(t, "Start the list")
+		list := ada.path(t)
+		app.db.MustExec(t, `INSERT INTO movies (list_id, added_by, title) SELECT l.id, l.owner_id, f FROM lists l, unnest(ARRAY['Alien', 'Brazil']) f`)
+		invite := get(t, ada, "read the invitation link", chromedp.Value(chromedp.CSS("input#invite-link")))
+		setName(t, ada, app, "Ada")
+		bea.visit(t, app, invite)
+		bea.press(t, "Join the list")
+		setName(t, bea, app, "Bea")
+		ada.visit(t, app, list)
+	})
+
+	// hold presses a button (press) with the answer held; it returns once
+	// the answer is all in, and the page still the one it replaces.
+	hold := func(t *testing.T, what string, press chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		ada.waitLive(t)
+		ada.do(t, what, chromedp.Evaluate[chromedp.Void](`window.e2eOrder = "hold"; window.e2eRelease = false;
+			window.e2eAnswerHeld = false; window.e2eBoosted = 0; window.e2eSaid = [];`), press)
+		ada.waitFor(t, "the answer held", pageTimeout, `window.e2eAnswerHeld`)
+	}
+	// release lets the answer in, and returns the value of the JavaScript
+	// expression seen, taken as it is swapped in, before any live message.
+	release := func(t *testing.T, seen string) string {
+		t.Helper()
+		ada.do(t, "let the answer in", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`window.e2eSeen = null;
+			document.addEventListener("htmx:afterSwap", function see(e) {
+				if (!e.detail.boosted) return;
+				window.e2eSeen = String(%s);
+				document.removeEventListener("htmx:afterSwap", see);
+			});
+			window.e2eRelease = true;`, seen)))
+		ada.waitFor(t, "the answer swapped in", pageTimeout, `window.e2eBoosted > 0`)
+		ada.do(t, "stop holding answers", chromedp.Evaluate[chromedp.Void](`window.e2eOrder = ""`))
+		return get(t, ada, "read what the answer showed", chromedp.Evaluate[string](`window.e2eSeen`))
+	}
+
+	t.Run("a film added meanwhile is said once", func(t *testing.T) {
+		hold(t, "mark Brazil watched", chromedp.Click(movieButton("Brazil", "Mark watched")))
+		app.db.MustExec(t, `INSERT INTO movies (list_id, added_by, title) SELECT l.id, u.id, 'Casablanca' FROM lists l, users u WHERE u.display_name = 'Bea'`)
+		ada.waitFor(t, "Casablanca said", liveWithin, `window.e2eSaid.includes("Bea added “Casablanca”.")`)
+		if had := release(t, `document.getElementById("movies").textContent.includes("Casablanca")`); had != "false" {
+			t.Fatalf("the answer was made after Casablanca came (it shows it: %s): this tests nothing", had)
+		}
+		ada.waitFor(t, "Casablanca on the page", liveWithin, movieIs("Casablanca", "li.movie"))
+		ada.wantSaid(t, "Bea added “Casablanca”.")
+	})
+
+	t.Run("a roll made meanwhile is said again after the pick", func(t *testing.T) {
+		hold(t, "roll the die", chromedp.Click(chromedp.CSS(".roll-button")))
+		var picked string
+		if err := db.QueryRow(context.Background(), `SELECT m.title FROM rolls r JOIN movies m ON m.id = r.movie_id
+			JOIN users u ON u.id = r.rolled_by WHERE u.display_name = 'Ada'`).Scan(&picked); err != nil {
+			t.Fatal(err)
+		}
+		if picked == "Brazil" {
+			t.Fatal("the die picked a watched film")
+		}
+		app.db.MustExec(t, `INSERT INTO rolls (list_id, movie_id, rolled_by, title) SELECT m.list_id, m.id, u.id, m.title FROM movies m, users u
+			WHERE m.title = 'Brazil' AND u.display_name = 'Bea'`)
+		beas := "Bea rolled the die: “Brazil”."
+		ada.waitFor(t, "Bea's roll said", liveWithin, fmt.Sprintf(`window.e2eSaid.includes(%q)`, beas))
+		if shown := release(t, `document.querySelector("#roll .roll-title").textContent.trim()`); shown != picked {
+			t.Fatalf("the answer shows %q tonight, not Ada's pick %q: this tests nothing", shown, picked)
+		}
+		ada.waitFor(t, "Bea's roll tonight's film again", liveWithin, `document.querySelector("#roll .roll-title").textContent.trim() === "Brazil"`)
+		ada.wantSaid(t, beas, "The die picked “"+picked+"”. Since then: "+beas)
+	})
+
+	t.Run("no page logged errors", func(t *testing.T) {
+		if errs := ada.consoleErrors(); len(errs) > 0 {
+			t.Errorf("console:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+}

@@ -123,19 +123,12 @@ func TestOwnPlaceKeptWhenOthersChangeTheList(t *testing.T) {
 	b := startBrowser(t)
 	app := startApp(t)
 	ann := b.open(t, "ann", true)
-	db := app.db.Super(t)
-	exec := func(t *testing.T, sql string) {
-		t.Helper()
-		if _, err := db.Exec(context.Background(), sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
 
 	step(t, "Ann looks at a list of films", func(t *testing.T) {
 		ann.visit(t, app, "/")
 		ann.typeInto(t, "#list-name", "Changed elsewhere")
 		ann.press(t, "Start the list")
-		exec(t, `INSERT INTO movies (list_id, added_by, title) SELECT l.id, l.owner_id, 'Film ' || g FROM lists l, generate_series(1, 6) g`)
+		app.db.MustExec(t, `INSERT INTO movies (list_id, added_by, title) SELECT l.id, l.owner_id, 'Film ' || g FROM lists l, generate_series(1, 6) g`)
 		ann.visit(t, app, ann.path(t))
 	})
 
@@ -172,7 +165,7 @@ func TestOwnPlaceKeptWhenOthersChangeTheList(t *testing.T) {
 				window.e2eFocus = %s;
 				return on.closest("li.movie")?.id.replace(/^film-/, "") ?? "";
 			})()`, c.on, c.focus)))
-			exec(t, strings.ReplaceAll(c.sql, "{film}", film))
+			app.db.MustExec(t, strings.ReplaceAll(c.sql, "{film}", film))
 			ann.waitFor(t, "the change on the page", liveWithin, c.done)
 			ann.waitLive(t)
 			ann.waitFor(t, "focus where it belongs", liveWithin, `document.activeElement === window.e2eFocus()`)
@@ -239,8 +232,10 @@ func (p *tab) doOwn(t *testing.T, list string, a ownAction, order string) {
 // live messages in the order window.e2eOrder names: "live first" holds
 // the answer until a live message has come (2 s at most), "answer first"
 // holds live messages until the answer is swapped in, "hold" holds the
-// answer until window.e2eRelease is set; empty, they come as they do. window.e2eLiveFirst then says whether a live message came
-// between the form's request and its answer.
+// answer, once it is all in (window.e2eAnswerHeld), until
+// window.e2eRelease is set; empty, they come as they do.
+// window.e2eLiveFirst then says whether a live message came between the
+// form's request and its answer.
 func (p *tab) orderAnswers(t *testing.T) {
 	t.Helper()
 	const script = `window.e2eOrder = "";
@@ -253,6 +248,7 @@ document.addEventListener("htmx:beforeSend", e => {
 	if (window.e2eOrder === "hold") {
 		const xhr = e.detail.xhr, onload = xhr.onload;
 		xhr.onload = function () {
+			window.e2eAnswerHeld = true;
 			const go = () => window.e2eRelease ? onload.call(xhr) : setTimeout(go, 5);
 			go();
 		};
