@@ -30,13 +30,19 @@ UPDATE rolls SET rolled_by = @into_user WHERE rolled_by = @from_user;
 UPDATE devices SET user_id = @into_user WHERE user_id = @from_user;
 
 -- name: CreateMerge :one
-INSERT INTO merges (from_user, into_user, status) VALUES ($1, $2, 'pending')
+-- The confirming request runs the merge at once; the retries leave it to
+-- that request for a minute, then take it over (should the request's
+-- process have died meanwhile).
+INSERT INTO merges (from_user, into_user, status, next_attempt_at) VALUES ($1, $2, 'pending', now() + interval '1 minute')
 RETURNING id;
 
 -- name: LockPendingMerge :one
 SELECT id, from_user, into_user FROM merges
 WHERE id = $1 AND status = 'pending'
 FOR UPDATE SKIP LOCKED;
+
+-- name: GetMergeStatus :one
+SELECT status FROM merges WHERE id = $1;
 
 -- name: FinishMerge :exec
 UPDATE merges

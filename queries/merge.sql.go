@@ -12,7 +12,7 @@ import (
 )
 
 const createMerge = `-- name: CreateMerge :one
-INSERT INTO merges (from_user, into_user, status) VALUES ($1, $2, 'pending')
+INSERT INTO merges (from_user, into_user, status, next_attempt_at) VALUES ($1, $2, 'pending', now() + interval '1 minute')
 RETURNING id
 `
 
@@ -21,6 +21,9 @@ type CreateMergeParams struct {
 	IntoUser uuid.UUID
 }
 
+// The confirming request runs the merge at once; the retries leave it to
+// that request for a minute, then take it over (should the request's
+// process have died meanwhile).
 func (q *Queries) CreateMerge(ctx context.Context, arg CreateMergeParams) (int64, error) {
 	row := q.db.QueryRow(ctx, createMerge, arg.FromUser, arg.IntoUser)
 	var id int64
@@ -81,6 +84,17 @@ type FinishMergeParams struct {
 func (q *Queries) FinishMerge(ctx context.Context, arg FinishMergeParams) error {
 	_, err := q.db.Exec(ctx, finishMerge, arg.Moved, arg.ID)
 	return err
+}
+
+const getMergeStatus = `-- name: GetMergeStatus :one
+SELECT status FROM merges WHERE id = $1
+`
+
+func (q *Queries) GetMergeStatus(ctx context.Context, id int64) (string, error) {
+	row := q.db.QueryRow(ctx, getMergeStatus, id)
+	var status string
+	err := row.Scan(&status)
+	return status, err
 }
 
 const listDueMerges = `-- name: ListDueMerges :many

@@ -208,6 +208,9 @@ type ClaimPreview struct {
 	Lists, Memberships, Movies, Rolls int64
 	Switch                            bool
 	Token                             string
+	// Changed: shown again, as what the browser holds changed since the
+	// preview before.
+	Changed bool
 }
 
 // ErrorPage explains a failed request without leaking internals.

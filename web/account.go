@@ -58,7 +58,8 @@ func (s *Server) renameAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	input := r.PostFormValue("display_name")
-	if err := s.id.Rename(r.Context(), sess.UserID, input); err != nil {
+	userID, err := s.id.Rename(r, input)
+	if err != nil {
 		if queries.ErrorCode(err) == queries.EINVALID {
 			s.renderAccount(w, r, sess, http.StatusUnprocessableEntity, views.TextForm{Value: input, Error: queries.ErrorMessage(err)})
 			return
@@ -66,7 +67,7 @@ func (s *Server) renameAccount(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.hub.Renamed(r.Context(), sess.UserID); err != nil {
+	if err := s.hub.Renamed(r.Context(), userID); err != nil {
 		s.log.WarnContext(r.Context(), "live: announce rename", "err", err, "request_id", requestID(r.Context()))
 	}
 	seeOther(w, r, "/account?done=renamed")
@@ -83,7 +84,7 @@ func (s *Server) newRecoveryCode(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	code, err := s.id.NewRecoveryCode(r.Context(), sess.UserID)
+	code, err := s.id.NewRecoveryCode(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/moviedice/moviedice/queries"
@@ -41,14 +42,21 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) {
 	case identity.AlreadySignedIn:
 		seeOther(w, r, "/account?done=already")
 	case identity.NeedsConfirmation:
-		w.Header().Set("Cache-Control", "no-store")
-		p := res.Preview
-		s.render(w, r, http.StatusOK, views.ClaimPreviewPage(s.page(r, "Before you continue"), views.ClaimPreview{
-			IntoName: p.IntoName, Lists: p.Lists, Memberships: p.Memberships, Movies: p.Movies, Rolls: p.Rolls, Switch: p.Switch, Token: res.Token,
-		}))
+		s.renderPreview(w, r, http.StatusOK, res, false)
 	default:
 		seeOther(w, r, "/account?done=signed-in")
 	}
+}
+
+// renderPreview shows what confirming the claim res would do; changed
+// says it is shown again because the guest's data changed since.
+func (s *Server) renderPreview(w http.ResponseWriter, r *http.Request, status int, res *identity.ClaimResult, changed bool) {
+	w.Header().Set("Cache-Control", "no-store")
+	p := res.Preview
+	s.render(w, r, status, views.ClaimPreviewPage(s.page(r, "Before you continue"), views.ClaimPreview{
+		IntoName: p.IntoName, Lists: p.Lists, Memberships: p.Memberships, Movies: p.Movies, Rolls: p.Rolls, Switch: p.Switch,
+		Token: res.Token, Changed: changed,
+	}))
 }
 
 // confirmClaim carries out a previewed claim: merge, or account switch.
@@ -57,6 +65,11 @@ func (s *Server) confirmClaim(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	outcome, err := s.id.ConfirmClaim(w, r, r.PostFormValue("token"))
+	var changed *identity.PreviewChanged
+	if errors.As(err, &changed) {
+		s.renderPreview(w, r, http.StatusConflict, &changed.Result, true)
+		return
+	}
 	if err != nil {
 		if queries.ErrorCode(err) == queries.EINVALID {
 			s.renderClaim(w, r, http.StatusBadRequest, views.Claim{Notice: queries.ErrorMessage(err)})

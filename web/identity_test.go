@@ -325,6 +325,29 @@ func TestGuestClaimsAnAccount(t *testing.T) {
 }
 
 func TestClaimOutcomes(t *testing.T) {
+	t.Run("a guest that added a list after the preview sees a new one, and nothing moves until it is confirmed", func(t *testing.T) {
+		a := mustApp(t)
+		_, g, code := guestWithData(t, a)
+		res, body := g.post("/claim", "code", code)
+		mustSee(t, res, body, 200, "2 lists")
+		token := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(body)[1]
+		g.mustStartList("Guest three") // in another tab
+		before := a.snapshot(t)
+		res, body = g.post("/claim/confirm", "token", token)
+		mustSee(t, res, body, http.StatusConflict, "changed since you looked, so nothing has happened yet", "3 lists", "Merge and sign in")
+		if res.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("Cache-Control %q", res.Header.Get("Cache-Control"))
+		}
+		if a.snapshot(t) != before {
+			t.Fatal("the out-of-date confirmation changed something")
+		}
+		fresh := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(body)[1]
+		res, _ = g.post("/claim/confirm", "token", fresh)
+		mustRedirect(t, res, "/account?done=merged")
+		if n := a.db.MustCount(t, `SELECT count(*) FROM merges WHERE status = 'done' AND moved @> '{"lists": 3}'`); n != 1 {
+			t.Error("the merge did not move the three lists the new preview showed")
+		}
+	})
 	t.Run("an account with its own code is switched, not merged", func(t *testing.T) {
 		a := mustApp(t)
 		_, g, code := guestWithData(t, a)

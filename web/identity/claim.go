@@ -34,10 +34,18 @@ var (
 // it is told the server is busy.
 const argonWait = 2 * time.Second
 
-// NewRecoveryCode creates or replaces userID's recovery code and returns it,
-// grouped for display. This is the only time the code exists in clear.
-func (s *Service) NewRecoveryCode(ctx context.Context, userID uuid.UUID) (string, error) {
-	if !s.newCodes.allow(userID.String()) {
+// NewRecoveryCode creates or replaces the recovery code of the request's
+// user and returns it, grouped for display. This is the only time the
+// code exists in clear. It is stored as a write (ActAs): for the user the
+// device belongs to when it commits, and not at all for a device a claim
+// retired meanwhile, whose guest a merge is about to delete.
+func (s *Service) NewRecoveryCode(r *http.Request) (string, error) {
+	ctx := r.Context()
+	sess := FromContext(ctx)
+	if sess == nil {
+		return "", queries.Errorf(queries.ENOTFOUND, "Not found.")
+	}
+	if !s.newCodes.allow(sess.UserID.String()) {
 		s.metrics.rateLimited.WithLabelValues("new_code").Inc()
 		return "", errTooManyCodes
 	}
@@ -47,18 +55,18 @@ func (s *Service) NewRecoveryCode(ctx context.Context, userID uuid.UUID) (string
 		if err := s.withArgon(ctx, func() { verifier = s.argon.hash(code) }); err != nil {
 			return "", err
 		}
-		err := queries.ReadAsUser(ctx, s.pool, userID, func(q *queries.Queries) error {
+		userID, err := s.ActAs(r, func(ctx context.Context, q *queries.Queries, userID uuid.UUID) error {
 			return q.UpsertRecoveryCode(ctx, queries.UpsertRecoveryCodeParams{
 				UserID: userID, Selector: selector(s.pepper, code), Verifier: verifier,
 			})
 		})
-		if queries.ErrorCode(queries.Translate(err)) == queries.ECONFLICT {
+		var known *queries.Error
+		switch {
+		case errors.As(err, &known):
+			return "", err // signed out or replaced meanwhile
+		case queries.ErrorCode(queries.Translate(err)) == queries.ECONFLICT:
 			continue // another user's code shares the selector: draw again
-		}
-		if queries.IsForeignKeyViolation(err) {
-			return "", queries.Errorf(queries.ENOTFOUND, "Not found.")
-		}
-		if err != nil {
+		case err != nil:
 			return "", fmt.Errorf("recovery code: store: %w", err)
 		}
 		s.cached.forgetUser(userID) // now secured
@@ -157,6 +165,21 @@ type claimToken struct {
 	Switch             bool
 	CodeMade           int64 // unix microseconds
 	Expires            int64
+	// What a merge would move, as the preview counted it.
+	Lists, Memberships, Movies, Rolls int64
+}
+
+// previewResult seals t, for a preview p, into the answer to a claim that
+// needs confirming.
+func (s *Service) previewResult(t claimToken, p Preview) (*ClaimResult, error) {
+	t.Lists, t.Memberships, t.Movies, t.Rolls, t.Switch = p.Lists, p.Memberships, p.Movies, p.Rolls, p.Switch
+	t.Expires = time.Now().Add(claimTokenTTL).Unix()
+	tok, err := securecookie.EncodeMulti("claim", t, s.store.Codecs...)
+	if err != nil {
+		return nil, fmt.Errorf("claim: token: %w", err)
+	}
+	s.metrics.claims.WithLabelValues("preview").Inc()
+	return &ClaimResult{Outcome: NeedsConfirmation, Preview: p, Token: tok}, nil
 }
 
 // Claim verifies a pasted recovery code (rate-limited per address and
@@ -183,22 +206,14 @@ func (s *Service) Claim(w http.ResponseWriter, r *http.Request, input string) (*
 	sess := FromContext(ctx)
 	switch {
 	case sess == nil:
-		err = s.signIn(w, r, into)
+		err = s.signIn(w, r, into, codeMade)
 	case sess.UserID == into:
 		s.metrics.claims.WithLabelValues("already").Inc()
 		return &ClaimResult{Outcome: AlreadySignedIn}, nil
 	default:
 		var preview *Preview
-		if preview, err = s.signInIfEmpty(w, r, sess, into); preview != nil {
-			tok, err := securecookie.EncodeMulti("claim", claimToken{
-				From: sess.UserID, Into: into, Device: sess.DeviceID, Switch: preview.Switch,
-				CodeMade: codeMade.UnixMicro(), Expires: time.Now().Add(claimTokenTTL).Unix(),
-			}, s.store.Codecs...)
-			if err != nil {
-				return nil, fmt.Errorf("claim: token: %w", err)
-			}
-			s.metrics.claims.WithLabelValues("preview").Inc()
-			return &ClaimResult{Outcome: NeedsConfirmation, Preview: *preview, Token: tok}, nil
+		if preview, err = s.signInIfEmpty(w, r, sess, into, codeMade); preview != nil {
+			return s.previewResult(claimToken{From: sess.UserID, Into: into, Device: sess.DeviceID, CodeMade: codeMade.UnixMicro()}, *preview)
 		}
 	}
 	if err != nil {
@@ -208,11 +223,12 @@ func (s *Service) Claim(w http.ResponseWriter, r *http.Request, input string) (*
 	return &ClaimResult{Outcome: SignedIn}, nil
 }
 
-// signInIfEmpty signs the browser in to into when its current user has no
-// data, deleting that user unless it has its own code. Otherwise it
-// changes nothing and returns the preview of what would move. It works
-// across the two users, as moviedice_system.
-func (s *Service) signInIfEmpty(w http.ResponseWriter, r *http.Request, sess *Session, into uuid.UUID) (*Preview, error) {
+// signInIfEmpty signs the browser in to into, whose code made at
+// codeMade was pasted, when its current user has no data, deleting that
+// user unless it has its own code. Otherwise it changes nothing and
+// returns the preview of what would move. It works across the two users,
+// as moviedice_system.
+func (s *Service) signInIfEmpty(w http.ResponseWriter, r *http.Request, sess *Session, into uuid.UUID, codeMade time.Time) (*Preview, error) {
 	ctx := r.Context()
 	var preview *Preview
 	var deviceID uuid.UUID
@@ -225,11 +241,10 @@ func (s *Service) signInIfEmpty(w http.ResponseWriter, r *http.Request, sess *Se
 			return fmt.Errorf("claim: count: %w", err)
 		}
 		if data.Lists+data.Memberships+data.Movies+data.Rolls > 0 {
-			preview = &Preview{Lists: data.Lists, Memberships: data.Memberships, Movies: data.Movies, Rolls: data.Rolls, Switch: data.Secured}
-			if preview.IntoName, err = q.GetDisplayName(ctx, into); err != nil {
-				return fmt.Errorf("claim: account name: %w", err)
+			if preview, err = previewOf(ctx, q, data, into); err == nil {
+				err = errNoChange
 			}
-			return errNoChange
+			return err
 		}
 		if data.Secured {
 			_, err = q.DeleteDeviceForUser(ctx, queries.DeleteDeviceForUserParams{ID: sess.DeviceID, UserID: sess.UserID})
@@ -242,7 +257,7 @@ func (s *Service) signInIfEmpty(w http.ResponseWriter, r *http.Request, sess *Se
 		if err := recordReplaced(ctx, q, sess.DeviceID); err != nil {
 			return err
 		}
-		deviceID, err = s.addDevice(ctx, q, r, into)
+		deviceID, err = s.addDevice(ctx, q, r, into, codeMade)
 		return err
 	})
 	if err == errNoChange {
@@ -255,17 +270,37 @@ func (s *Service) signInIfEmpty(w http.ResponseWriter, r *http.Request, sess *Se
 	return nil, s.setCookie(w, r, deviceID)
 }
 
+// previewOf is the preview of a claim of into by a user who has data.
+func previewOf(ctx context.Context, q *queries.Queries, data queries.CountUserDataRow, into uuid.UUID) (*Preview, error) {
+	name, err := q.GetDisplayName(ctx, into)
+	if err != nil {
+		return nil, fmt.Errorf("claim: account name: %w", err)
+	}
+	return &Preview{IntoName: name, Lists: data.Lists, Memberships: data.Memberships, Movies: data.Movies, Rolls: data.Rolls,
+		Switch: data.Secured}, nil
+}
+
 // errNoChange rolls back a transaction that decided to change nothing.
 var errNoChange = errors.New("no change")
 
-// addDevice creates a new device for userID and marks its code used.
-func (s *Service) addDevice(ctx context.Context, q *queries.Queries, r *http.Request, userID uuid.UUID) (uuid.UUID, error) {
+// addDevice creates a new device for userID, whose code made at codeMade
+// was pasted, and marks that code used. A code replaced since it was
+// checked signs no one in (errWrongCode): the code stays locked from here
+// to the end of the transaction. The user is locked first (the device's
+// reference to it), then the code, the order of every claim and write.
+func (s *Service) addDevice(ctx context.Context, q *queries.Queries, r *http.Request, userID uuid.UUID, codeMade time.Time) (uuid.UUID, error) {
 	deviceID, err := q.CreateDevice(ctx, queries.CreateDeviceParams{UserID: userID, UserAgent: userAgent(r)})
 	if err != nil {
 		if queries.IsForeignKeyViolation(err) {
 			return uuid.Nil, errWrongCode // the account was removed meanwhile
 		}
 		return uuid.Nil, fmt.Errorf("claim: device: %w", err)
+	}
+	switch made, err := q.LockRecoveryCode(ctx, userID); {
+	case errors.Is(err, pgx.ErrNoRows) || (err == nil && made.UnixMicro() != codeMade.UnixMicro()):
+		return uuid.Nil, errWrongCode
+	case err != nil:
+		return uuid.Nil, fmt.Errorf("claim: lock code: %w", err)
 	}
 	if err := q.MarkRecoveryCodeUsed(ctx, userID); err != nil {
 		return uuid.Nil, fmt.Errorf("claim: mark used: %w", err)
@@ -274,13 +309,14 @@ func (s *Service) addDevice(ctx context.Context, q *queries.Queries, r *http.Req
 }
 
 // signIn gives a browser without a session a new device of userID and a
-// fresh cookie, acting as userID: the browser has just shown its code.
-func (s *Service) signIn(w http.ResponseWriter, r *http.Request, userID uuid.UUID) error {
+// fresh cookie, acting as userID: the browser has just shown its code,
+// made at codeMade.
+func (s *Service) signIn(w http.ResponseWriter, r *http.Request, userID uuid.UUID, codeMade time.Time) error {
 	ctx := r.Context()
 	var deviceID uuid.UUID
 	err := queries.InTxAsUser(ctx, s.pool, userID, func(q *queries.Queries) error {
 		var err error
-		deviceID, err = s.addDevice(ctx, q, r, userID)
+		deviceID, err = s.addDevice(ctx, q, r, userID, codeMade)
 		return err
 	})
 	if err != nil {
@@ -311,19 +347,46 @@ func recordReplaced(ctx context.Context, q *queries.Queries, deviceID uuid.UUID)
 	return nil
 }
 
+// PreviewChanged answers a confirmation whose guest data changed since
+// its preview (another tab added a list, say): nothing happened, and
+// Result is the preview to show instead, with its own token.
+type PreviewChanged struct{ Result ClaimResult }
+
+func (e *PreviewChanged) Error() string { return "claim: the preview is out of date" }
+
 // checkToken verifies, inside the confirming transaction, that nothing a
-// preview showed has changed: the account's code is the one pasted, and
-// the guest has (or has not) a code of its own as the preview said.
-func checkToken(ctx context.Context, q *queries.Queries, t claimToken) error {
-	made, err := q.LockRecoveryCode(ctx, t.Into)
-	if err != nil || made.UnixMicro() != t.CodeMade {
+// preview showed has changed: both users are there (and locked, users
+// first, as everywhere), the guest has (or has not) a code of its own as
+// the preview said, and for a merge, it has what the preview counted
+// (else *PreviewChanged). That the account's code is still the one
+// pasted, addDevice checks.
+func (s *Service) checkToken(ctx context.Context, q *queries.Queries, t claimToken) error {
+	locked, err := q.LockMergeUsers(ctx, queries.LockMergeUsersParams{FromUser: t.From, IntoUser: t.Into})
+	if err != nil {
+		return fmt.Errorf("claim: lock: %w", err)
+	}
+	if len(locked) != 2 {
 		return errStaleToken
 	}
-	_, err = q.LockRecoveryCode(ctx, t.From)
-	if secured := err == nil; secured != t.Switch || (err != nil && !errors.Is(err, pgx.ErrNoRows)) {
+	data, err := q.CountUserData(ctx, t.From)
+	if err != nil {
+		return fmt.Errorf("claim: count: %w", err)
+	}
+	if data.Secured != t.Switch {
 		return errStaleToken
 	}
-	return nil
+	if t.Switch || (data.Lists == t.Lists && data.Memberships == t.Memberships && data.Movies == t.Movies && data.Rolls == t.Rolls) {
+		return nil
+	}
+	p, err := previewOf(ctx, q, data, t.Into)
+	if err != nil {
+		return err
+	}
+	res, err := s.previewResult(t, *p)
+	if err != nil {
+		return err
+	}
+	return &PreviewChanged{Result: *res}
 }
 
 // ConfirmOutcome is what confirming a previewed claim did.
@@ -358,14 +421,17 @@ func (s *Service) ConfirmClaim(w http.ResponseWriter, r *http.Request, token str
 	var mergeID int64
 	var deviceID uuid.UUID
 	err := queries.InSystemTx(ctx, s.pool, func(q *queries.Queries) error {
-		if err := checkToken(ctx, q, t); err != nil {
-			return err
-		}
+		// A second click finds the device retired by the first.
 		if err := retireDevice(ctx, q, sess); err != nil {
 			return err
 		}
+		if err := s.checkToken(ctx, q, t); err != nil {
+			return err
+		}
 		var err error
-		if deviceID, err = s.addDevice(ctx, q, r, t.Into); err != nil || t.Switch {
+		if deviceID, err = s.addDevice(ctx, q, r, t.Into, time.UnixMicro(t.CodeMade)); err == errWrongCode {
+			return errStaleToken // the code was replaced, or the account removed
+		} else if err != nil || t.Switch {
 			return err
 		}
 		mergeID, err = q.CreateMerge(ctx, queries.CreateMergeParams{FromUser: t.From, IntoUser: t.Into})
@@ -386,7 +452,9 @@ func (s *Service) ConfirmClaim(w http.ResponseWriter, r *http.Request, token str
 		return 0, err
 	}
 	s.metrics.claims.WithLabelValues("merged").Inc()
-	if err := s.runMerge(context.WithoutCancel(ctx), mergeID); err != nil {
+	if err := s.runMerge(context.WithoutCancel(ctx), mergeID); err == errMergeBusy {
+		return MergePending, nil
+	} else if err != nil {
 		s.log.WarnContext(ctx, "merge failed; will retry", "merge", mergeID, "err", err)
 		return MergePending, nil
 	}

@@ -234,25 +234,26 @@ func userAgent(r *http.Request) string {
 	return string(ua[:min(len(ua), 512)])
 }
 
-// Rename changes the user's display name after cleaning it.
-func (s *Service) Rename(ctx context.Context, userID uuid.UUID, input string) error {
+// Rename changes the display name of the request's user, after cleaning
+// it, as a write (ActAs): of the user the device belongs to when it
+// commits, whom it returns.
+func (s *Service) Rename(r *http.Request, input string) (uuid.UUID, error) {
 	name, err := CleanDisplayName(input)
 	if err != nil {
-		return err
+		return uuid.Nil, err
 	}
-	var n int64
-	err = queries.ReadAsUser(ctx, s.pool, userID, func(q *queries.Queries) (err error) {
-		n, err = q.RenameUser(ctx, queries.RenameUserParams{ID: userID, DisplayName: name})
+	userID, err := s.ActAs(r, func(ctx context.Context, q *queries.Queries, userID uuid.UUID) error {
+		n, err := q.RenameUser(ctx, queries.RenameUserParams{ID: userID, DisplayName: name})
+		if err == nil && n == 0 {
+			err = queries.Errorf(queries.ENOTFOUND, "Not found.")
+		}
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("rename: %w", err)
-	}
-	if n == 0 {
-		return queries.Errorf(queries.ENOTFOUND, "Not found.")
+		return uuid.Nil, err
 	}
 	s.cached.forgetUser(userID)
-	return nil
+	return userID, nil
 }
 
 // RunEvery calls fn every interval until ctx is done, logging failures.

@@ -111,11 +111,18 @@ func (f *fixture) sessionFromCookie(t testing.TB, w *httptest.ResponseRecorder) 
 func (f *fixture) mustAccount(t testing.TB) (*Session, string) {
 	t.Helper()
 	sess := f.mustGuest(t)
-	code, err := f.svc.NewRecoveryCode(context.Background(), sess.UserID)
+	return sess, f.mustCode(t, sess)
+}
+
+// mustCode gives the user of sess a new recovery code, asked for from its
+// device, and returns it.
+func (f *fixture) mustCode(t testing.TB, sess *Session) string {
+	t.Helper()
+	code, err := f.svc.NewRecoveryCode(request(sess))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sess, code
+	return code
 }
 
 // mustPreview claims code as sess and expects a merge preview.
@@ -129,6 +136,24 @@ func (f *fixture) mustPreview(t *testing.T, sess *Session, code string) *ClaimRe
 		t.Fatalf("outcome %v, want a preview", res.Outcome)
 	}
 	return res
+}
+
+// mustConfirmPending confirms the preview token as sess, with the merge
+// failing at its first attempt: signed in, the guest's data still the
+// guest's, the merge pending its retry.
+func (f *fixture) mustConfirmPending(t *testing.T, sess *Session, token string) {
+	t.Helper()
+	failed := false
+	f.svc.mergeStepHook = func(string) error {
+		if !failed {
+			failed = true
+			return errors.New("injected")
+		}
+		return nil
+	}
+	if outcome, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(sess), token); err != nil || outcome != MergePending {
+		t.Fatalf("confirm: %v %v, want the merge pending", outcome, err)
+	}
 }
 
 func (f *fixture) count(t testing.TB, sql string, args ...any) int64 {
@@ -219,6 +244,10 @@ func TestContributionsRacingMerge(t *testing.T) {
 			b, code := f.mustAccount(t)
 			a := f.mustGuest(t)
 			res := f.mustPreview(t, a, code)
+			// The confirmed merge fails once, to be retried while other tabs
+			// write: a write between the preview and the confirmation
+			// would make the confirmation show a new preview instead.
+			f.mustConfirmPending(t, a, res.Token)
 
 			// Other tabs of the guest keep adding lists until the merge is over.
 			const writers = 4
@@ -250,8 +279,12 @@ func TestContributionsRacingMerge(t *testing.T) {
 					}
 				})
 			}
-			if _, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(a), res.Token); err != nil {
-				t.Errorf("merge: %v", err)
+			for f.count(t, "SELECT count(*) FROM lists WHERE owner_id = $1", a.UserID) < 2+writers {
+				time.Sleep(time.Millisecond) // until some writes have landed as the guest
+			}
+			f.db.MustExec(t, "UPDATE merges SET next_attempt_at = now()")
+			if n, err := f.svc.RetryMerges(context.Background()); n != 1 || err != nil {
+				t.Errorf("retry: %d merges done, %v", n, err)
 			}
 			close(merged)
 			wg.Wait()
@@ -378,9 +411,7 @@ func TestReaper(t *testing.T) {
 	idleWithDevice := idle("Idle Device")
 	f.otherDevice(t, idleWithDevice)
 	withCode := idle("Idle Code")
-	if _, err := f.svc.NewRecoveryCode(ctx, withCode); err != nil {
-		t.Fatal(err)
-	}
+	f.mustCode(t, &Session{DeviceID: f.otherDevice(t, withCode), UserID: withCode})
 	owner := f.mustGuest(t)
 	f.db.MustExec(t, "UPDATE users SET last_seen_at = now() - interval '40 days' WHERE id = $1", owner.UserID)
 	member := idle("Idle Member")
@@ -601,9 +632,7 @@ func TestConfirmationsAreSingleUseAndCurrent(t *testing.T) {
 		b, code := f.mustAccount(t)
 		a := f.mustGuest(t)
 		res := f.mustPreview(t, a, code)
-		if _, err := f.svc.NewRecoveryCode(context.Background(), b.UserID); err != nil {
-			t.Fatal(err)
-		}
+		f.mustCode(t, b)
 		before := f.ownedBy(t, a.UserID)
 		if _, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(a), res.Token); err != errStaleToken {
 			t.Errorf("confirm after the code changed: %v", err)
@@ -612,14 +641,89 @@ func TestConfirmationsAreSingleUseAndCurrent(t *testing.T) {
 			t.Errorf("something moved")
 		}
 	})
+	t.Run("guest data changed since the preview is shown again, not moved", func(t *testing.T) {
+		f := mustFixture(t)
+		b, code := f.mustAccount(t)
+		a := f.mustGuest(t)
+		res := f.mustPreview(t, a, code)
+		// Another tab of the same browser adds two lists.
+		for _, name := range []string{"tab two", "tab three"} {
+			if _, err := f.svc.Contribute(httptest.NewRecorder(), request(a), addList(name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := f.ownedBy(t, a.UserID)
+		_, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(a), res.Token)
+		var changed *PreviewChanged
+		if !errors.As(err, &changed) {
+			t.Fatalf("confirm: %v, want the preview shown again", err)
+		}
+		if got := changed.Result.Preview; got.Lists != 3 || got.Memberships != 0 || got.IntoName == "" || got.Switch {
+			t.Errorf("new preview %+v, want 3 lists into the account", got)
+		}
+		if f.ownedBy(t, a.UserID) != before || f.count(t, "SELECT count(*) FROM merges") != 0 ||
+			f.count(t, "SELECT count(*) FROM devices WHERE id = $1", a.DeviceID) != 1 {
+			t.Fatal("something changed")
+		}
+		// The new preview confirms, and moves what it said.
+		if outcome, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(a), changed.Result.Token); err != nil || outcome != Merged {
+			t.Fatalf("confirm the new preview: %v %v", outcome, err)
+		}
+		if n := f.count(t, "SELECT (moved->>'lists')::int FROM merges"); n != 3 {
+			t.Errorf("moved %d lists, the preview said 3", n)
+		}
+		if n := f.count(t, "SELECT count(*) FROM lists WHERE owner_id = $1", b.UserID); n != 4 {
+			t.Errorf("account owns %d lists, want 4", n)
+		}
+	})
+	t.Run("a code asked for by the guest while its claim is confirmed is not made", func(t *testing.T) {
+		f := mustFixture(t)
+		_, code := f.mustAccount(t)
+		a := f.mustGuest(t)
+		res := f.mustPreview(t, a, code)
+		f.mustConfirmPending(t, a, res.Token) // the guest stays for the retry
+		// The guest's request for a code, sent from its tab before the
+		// confirmation's answer came, finds its device replaced.
+		if got, err := f.svc.NewRecoveryCode(request(a)); err != ErrReplaced {
+			t.Fatalf("a code for the retired device: %q, %v; want ErrReplaced", got, err)
+		}
+		if n := f.count(t, "SELECT count(*) FROM recovery_codes WHERE user_id = $1", a.UserID); n != 0 {
+			t.Fatalf("the guest got a code")
+		}
+		f.db.MustExec(t, "UPDATE merges SET next_attempt_at = now()")
+		if n, err := f.svc.RetryMerges(context.Background()); n != 1 || err != nil {
+			t.Errorf("retry: %d, %v", n, err)
+		}
+	})
+	t.Run("a user with a code is never deleted, even by a merge", func(t *testing.T) {
+		f := mustFixture(t)
+		b, _ := f.mustAccount(t)
+		a := f.mustGuest(t)
+		f.mustCode(t, a) // as if it had slipped in after a confirmation
+		var id int64
+		if err := f.db.Super(t).QueryRow(context.Background(), `INSERT INTO merges (from_user, into_user, status)
+			VALUES ($1, $2, 'pending') RETURNING id`, a.UserID, b.UserID).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.runMerge(context.Background(), id); !queries.IsForeignKeyViolation(err) {
+			t.Errorf("merging away a user with a code: %v, want a foreign key violation", err)
+		}
+		if n := f.count(t, "SELECT count(*) FROM recovery_codes WHERE user_id = $1", a.UserID); n != 1 {
+			t.Error("the user's code was deleted")
+		}
+		if n := f.ownedBy(t, a.UserID); n != 2 {
+			t.Errorf("the user has %d rows after the failed merge, want its list and membership", n)
+		}
+		if n := f.count(t, "SELECT count(*) FROM merges WHERE status = 'pending' AND attempts = 1 AND error <> ''"); n != 1 {
+			t.Error("the failure is not recorded for a retry")
+		}
+	})
 	t.Run("a guest that made its own code since the preview is not merged away", func(t *testing.T) {
 		f := mustFixture(t)
 		_, code := f.mustAccount(t)
 		a := f.mustGuest(t)
 		res := f.mustPreview(t, a, code) // a merge preview: a has no code yet
-		if _, err := f.svc.NewRecoveryCode(context.Background(), a.UserID); err != nil {
-			t.Fatal(err)
-		}
+		f.mustCode(t, a)
 		if _, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(a), res.Token); err != errStaleToken {
 			t.Errorf("confirm: %v", err)
 		}
@@ -655,7 +759,7 @@ func TestRecoveryCodesAreRateLimited(t *testing.T) {
 	sess := f.mustGuest(t)
 	f.svc.newCodes = newKeyedLimiter(perMinute(2, 2))
 	for i := range 3 {
-		_, err := f.svc.NewRecoveryCode(context.Background(), sess.UserID)
+		_, err := f.svc.NewRecoveryCode(request(sess))
 		if i < 2 && err != nil {
 			t.Fatal(err)
 		}
@@ -690,4 +794,93 @@ func TestClientAddr(t *testing.T) {
 			t.Errorf("%d buckets kept", len(k.seen))
 		}
 	})
+}
+
+// TestMergeRunsOnceAtATime: a new merge is left to the request that
+// confirmed it (not due for the retries at once), and a run that finds
+// another holding the merge says so (errMergeBusy, and the request
+// MergePending), rather than taking it for done.
+func TestMergeRunsOnceAtATime(t *testing.T) {
+	f := mustFixture(t)
+	_, code := f.mustAccount(t)
+	a := f.mustGuest(t, "second")
+	res := f.mustPreview(t, a, code)
+	due := int64(-1)
+	f.svc.mergeStepHook = func(string) error {
+		due = f.count(t, "SELECT count(*) FROM merges WHERE next_attempt_at <= now()")
+		return errors.New("injected") // the request's own run fails
+	}
+	if outcome, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(a), res.Token); err != nil || outcome != MergePending {
+		t.Fatalf("confirm: %v %v", outcome, err)
+	}
+	if due != 0 {
+		t.Errorf("%d merges due for the retries while the request ran its own", due)
+	}
+	var id int64
+	if err := f.db.Super(t).QueryRow(context.Background(), "SELECT id FROM merges").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	holding, hold := make(chan struct{}), make(chan struct{})
+	f.svc.mergeStepHook = func(step string) error {
+		if step == "memberships" {
+			close(holding)
+			<-hold
+		}
+		return nil
+	}
+	first := make(chan error, 1)
+	go func() { first <- f.svc.runMerge(context.Background(), id) }()
+	<-holding
+	if err := f.svc.runMerge(context.Background(), id); err != errMergeBusy {
+		t.Errorf("a run while another holds the merge: %v, want errMergeBusy", err)
+	}
+	close(hold)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.runMerge(context.Background(), id); err != nil {
+		t.Errorf("a run once the merge is done: %v", err)
+	}
+	if n := f.count(t, "SELECT count(*) FROM merges WHERE status = 'done' AND attempts = 2"); n != 1 {
+		t.Error("the merge is not done after one failed and one good attempt")
+	}
+	if n := f.ownedBy(t, a.UserID); n != 0 {
+		t.Errorf("the guest still has %d rows", n)
+	}
+}
+
+// TestCodeReplacedDuringSignIn: a code replaced while a claim with it is
+// being verified (argon2id takes a while) signs no one in, with or without
+// an identity of the browser's own to retire.
+func TestCodeReplacedDuringSignIn(t *testing.T) {
+	for _, guest := range []bool{false, true} {
+		t.Run(fmt.Sprint("empty guest ", guest), func(t *testing.T) {
+			f := mustFixture(t)
+			b, code := f.mustAccount(t)
+			var sess *Session
+			if guest {
+				sess = f.mustGuest(t)
+				f.db.MustExec(t, "DELETE FROM lists WHERE owner_id = $1", sess.UserID) // nothing to merge
+			}
+			slots := make(chan struct{}) // unbuffered: taking a slot waits for the test
+			f.svc.argonSlots = slots
+			done := make(chan error, 1)
+			go func() {
+				_, err := f.svc.Claim(httptest.NewRecorder(), request(sess), code)
+				done <- err
+			}()
+			<-slots // the claim has looked the code up and verifies it
+			f.db.MustExec(t, "UPDATE recovery_codes SET selector = sha256('replaced'), created_at = now() WHERE user_id = $1", b.UserID)
+			slots <- struct{}{} // its slot back
+			if err := <-done; err != errWrongCode {
+				t.Errorf("claim with the replaced code: %v, want errWrongCode", err)
+			}
+			if n := f.count(t, "SELECT count(*) FROM devices WHERE user_id = $1", b.UserID); n != 1 {
+				t.Errorf("the account has %d devices, want its own alone", n)
+			}
+			if guest && f.count(t, "SELECT count(*) FROM devices WHERE id = $1", sess.DeviceID) != 1 {
+				t.Error("the guest's device was retired")
+			}
+		})
+	}
 }

@@ -27,6 +27,10 @@ type Moved struct {
 	Devices              int64 `json:"devices"`
 }
 
+// errMergeBusy: another run of the merge (a retry, another instance's)
+// holds it; it is not done yet, and not failed either.
+var errMergeBusy = errors.New("merge under way elsewhere")
+
 // runMerge performs merge id in one transaction: everything the guest
 // made moves to the account and the guest is deleted, or, on any error,
 // nothing changes. A failure is recorded on the merge row for a retry.
@@ -35,6 +39,9 @@ func (s *Service) runMerge(ctx context.Context, id int64) error {
 	if err == nil {
 		s.metrics.merges.WithLabelValues("done").Inc()
 		return nil
+	}
+	if err == errMergeBusy {
+		return err
 	}
 	ferr := queries.InSystemTx(ctx, s.pool, func(q *queries.Queries) error {
 		return q.FailMerge(ctx, queries.FailMergeParams{ID: id, Error: err.Error(), MaxAttempts: maxMergeAttempts})
@@ -49,7 +56,14 @@ func (s *Service) runMerge(ctx context.Context, id int64) error {
 func (s *Service) merge(ctx context.Context, q *queries.Queries, id int64) error {
 	m, err := q.LockPendingMerge(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil // done already, or another instance is on it
+		// Done already, or another run holds it (or failed it for good).
+		switch status, err := q.GetMergeStatus(ctx, id); {
+		case err != nil:
+			return fmt.Errorf("merge %d: status: %w", id, err)
+		case status != "done":
+			return errMergeBusy
+		}
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("merge %d: lock: %w", id, err)
@@ -135,7 +149,9 @@ func (s *Service) RetryMerges(ctx context.Context) (int, error) {
 	}
 	done := 0
 	for _, id := range ids {
-		if err := s.runMerge(ctx, id); err != nil {
+		if err := s.runMerge(ctx, id); err == errMergeBusy {
+			continue
+		} else if err != nil {
 			s.log.WarnContext(ctx, "merge retry failed", "merge", id, "err", err)
 			continue
 		}
