@@ -73,8 +73,9 @@ func dropFiller(r rune) rune {
 }
 
 // invisible reports whether r shows nothing on its own: white space, a
-// format character (ZWJ, ZWNJ, ...), a combining mark, or another
-// default-ignorable such as the Hangul filler.
+// format character (ZWJ, ZWNJ, ...), a combining mark, another
+// default-ignorable such as the Hangul filler, or the empty Braille cell
+// (a symbol, drawn blank).
 func invisible(r rune) bool {
-	return unicode.IsSpace(r) || unicode.In(r, unicode.Cf, unicode.M, unicode.Other_Default_Ignorable_Code_Point)
+	return unicode.IsSpace(r) || r == '\u2800' || unicode.In(r, unicode.Cf, unicode.M, unicode.Other_Default_Ignorable_Code_Point)
 }

@@ -45,6 +45,7 @@ func TestCleanLine(t *testing.T) {
 		{"only combining marks", "\u0301\u0308", "", enter},
 		{"only a variation selector", "\ufe0f", "", enter},
 		{"only a Hangul filler", "\u3164", "", enter},
+		{"only empty Braille cells", "\u2800 \u2800", "", enter},
 		{"fillers around a space", "\u200b \u200b", "", enter},
 
 		// Fillers inside visible text are dropped.

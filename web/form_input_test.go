@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -119,4 +120,52 @@ func TestFormsShowBackWhatWasTyped(t *testing.T) {
 		res, body := send(t, "/lists", "", nil)
 		mustSee(t, res, body, 422, `id="list-name-error" role="alert">Please enter a list name.<`)
 	})
+}
+
+// TestEveryPostTakesOnlyAForm: each POST route of the route table, sent
+// by the owner with their own ids, refuses a body that is not a form
+// (415) and a form repeating a field (400), changing nothing. (Their
+// proper forms, the IDOR sweep sends.)
+func TestEveryPostTakesOnlyAForm(t *testing.T) {
+	a := mustAppWith(t, unlimited)
+	w := a.mustSweepWorld(t)
+	table := a.sweepTable()
+	for _, pattern := range a.srv.patterns {
+		method, _, _ := strings.Cut(pattern, " ")
+		if method != http.MethodPost {
+			continue
+		}
+		t.Run(pattern, func(t *testing.T) {
+			path := table[pattern].path(w, w.o, ownIDs)
+			form := table[pattern].form
+			if len(form) == 0 {
+				form = []string{"confirm", "no"}
+			}
+			body := url.Values{}
+			for i := 0; i+1 < len(form); i += 2 {
+				body.Add(form[i], form[i+1])
+			}
+			plain := body.Encode()
+			body.Add(form[0], form[1]) // the first field twice
+			for _, tt := range []struct {
+				contentType, body string
+				status            int
+				says              string
+			}{
+				{"text/plain", plain, http.StatusUnsupportedMediaType, "not sent as a web form"},
+				{"application/json", `{"confirm":"yes"}`, http.StatusUnsupportedMediaType, "not sent as a web form"},
+				{"application/x-www-form-urlencoded", body.Encode(), http.StatusBadRequest, "sent one of its fields more than once"},
+			} {
+				before := a.snapshot(t)
+				req, _ := http.NewRequest("POST", a.URL+path, strings.NewReader(tt.body))
+				req.Header.Set("Content-Type", tt.contentType)
+				req.Header.Set("Sec-Fetch-Site", "same-origin")
+				res, page := w.o.do(req)
+				mustSee(t, res, page, tt.status, tt.says)
+				if a.snapshot(t) != before {
+					t.Errorf("%s body: the database changed", tt.contentType)
+				}
+			}
+		})
+	}
 }

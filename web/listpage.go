@@ -18,7 +18,7 @@ var listNotices = map[string]string{
 	"renamed":         "The list is renamed.",
 	"invite-rotated":  "Here is a new invitation link. The old one no longer works.",
 	"handed-over":     "The list has a new owner.",
-	"removed":         "The member is off the list.",
+	"removed":         "The member is off the list. Here is a new invitation link: the old one, which they had, no longer works.",
 	"joined":          "Welcome to the list!",
 	"nothing-to-roll": "There is nothing to roll yet: add a film first.",
 	"all-watched":     "Every film here is watched. Add a new one, or mark one as not watched, and roll again.",

@@ -445,15 +445,32 @@ func TestMembership(t *testing.T) {
 			t.Errorf("handed over to a non-member: %d", res.StatusCode)
 		}
 	})
-	t.Run("the owner removes a member, who then cannot see the list", func(t *testing.T) {
+	t.Run("the owner removes a member, who then cannot see the list, nor join again with the link they had", func(t *testing.T) {
 		res, _ := w.x.post("/join/" + w.token)
 		mustRedirect(t, res, list)
 		var xID string
 		a.db.Super(t).QueryRow(context.Background(), "SELECT owner_id::text FROM lists WHERE name = 'X''s own'").Scan(&xID)
 		res, _ = w.m.post(list + "/members/" + xID + "/remove")
-		mustRedirect(t, res, list)
+		mustRedirect(t, res, list+"?done=removed")
 		if res, _ := w.x.get(list); res.StatusCode != 404 {
 			t.Errorf("removed member still sees the list: %d", res.StatusCode)
+		}
+		before := a.snapshot(t)
+		if res, _ := w.x.get("/join/" + w.token); res.StatusCode != 404 {
+			t.Errorf("the old invitation link still shows the list: %d", res.StatusCode)
+		}
+		if res, _ := w.x.post("/join/" + w.token); res.StatusCode != 404 {
+			t.Errorf("the removed member joined again with the old link: %d", res.StatusCode)
+		}
+		if a.snapshot(t) != before {
+			t.Error("the old link changed something")
+		}
+		res, body := w.m.get(list + "?done=removed")
+		mustSee(t, res, body, 200, "the old one, which they had, no longer works")
+		var token string
+		a.db.Super(t).QueryRow(context.Background(), "SELECT invite_token FROM lists WHERE id = $1", w.list).Scan(&token)
+		if token == w.token || !strings.Contains(body, "/join/"+token) {
+			t.Errorf("the owner's page does not show a new link (%s, was %s)", token, w.token)
 		}
 	})
 	t.Run("deleting asks first, then deletes for everyone", func(t *testing.T) {

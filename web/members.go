@@ -105,12 +105,19 @@ func memberAction(r *http.Request) (list, member uuid.UUID, err error) {
 	return list, member, err
 }
 
-// removeMember takes someone off a list; only the owner may.
+// removeMember takes someone off a list; only the owner may. The
+// invitation link changes with it, in the same transaction: the one
+// removed has the old link, as every member has, and would otherwise join
+// again at once.
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) {
 	list, member, err := memberAction(r)
 	if err == nil {
 		err = s.write(r, func(q *queries.Queries, userID uuid.UUID) error {
-			return notFoundUnless(q.RemoveMemberForOwner(r.Context(), queries.RemoveMemberForOwnerParams{ListID: list, OwnerID: userID, MemberID: member}))
+			err := notFoundUnless(q.RemoveMemberForOwner(r.Context(), queries.RemoveMemberForOwnerParams{ListID: list, OwnerID: userID, MemberID: member}))
+			if err != nil {
+				return err
+			}
+			return notFoundUnless(q.RotateInviteForOwner(r.Context(), queries.RotateInviteForOwnerParams{ID: list, InviteToken: newInviteToken(), OwnerID: userID}))
 		})
 	}
 	s.done(w, r, err, "/l/"+list.String()+"?done=removed")

@@ -13,6 +13,9 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern string, h http.HandlerFunc) {
 		s.patterns = append(s.patterns, pattern) // tests sweep every route
+		if strings.HasPrefix(pattern, "POST ") {
+			h = s.postsForm(h)
+		}
 		mux.Handle(pattern, h)
 	}
 

@@ -139,6 +139,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	if h.Get("Cache-Control") == "" {
+		// Pages are someone's (their lists, a list's invitation link): no
+		// shared cache keeps them, and the browser asks again each time.
+		h.Set("Cache-Control", "private, no-cache")
+	}
 	setHistory(h, r, status)
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())

@@ -204,6 +204,27 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
+// TestPagesAreNotCached: no shared cache keeps a page, and the browser
+// asks again before showing one it kept (a list page shows its
+// invitation link; a recovery code is not kept at all). Static files,
+// named by their content, are kept for good.
+func TestPagesAreNotCached(t *testing.T) {
+	a := mustApp(t)
+	b := a.browser(t)
+	list := b.mustStartList("Cached?")
+	for path, want := range map[string]string{
+		"/": "private, no-cache", list: "private, no-cache", "/account": "private, no-cache", "/claim": "private, no-cache",
+		"/no-such-page": "private, no-cache", a.srv.assets.url("css/app.css"): "public, max-age=31536000, immutable",
+	} {
+		if res, _ := b.get(path); res.Header.Get("Cache-Control") != want {
+			t.Errorf("GET %s: Cache-Control %q, want %q", path, res.Header.Get("Cache-Control"), want)
+		}
+	}
+	if res, _ := b.post("/account/recovery-code"); res.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("recovery code page: Cache-Control %q, want no-store", res.Header.Get("Cache-Control"))
+	}
+}
+
 func TestCrossOriginPostRefused(t *testing.T) {
 	a := mustApp(t)
 	tests := []struct {

@@ -90,7 +90,6 @@ func TestMarkWatched(t *testing.T) {
 			{"a number", []string{"watched", "1"}},
 			{"another case", []string{"watched", "TRUE"}},
 			{"padded", []string{"watched", " true"}},
-			{"both", []string{"watched", "true", "watched", "false"}},
 		} {
 			for _, state := range []string{"true", "false"} {
 				t.Run(tc.name+", when watched is "+state, func(t *testing.T) {
