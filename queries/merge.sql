@@ -37,8 +37,10 @@ INSERT INTO merges (from_user, into_user, status, next_attempt_at) VALUES ($1, $
 RETURNING id;
 
 -- name: LockPendingMerge :one
+-- A merge not done yet: pending, or failed so often that it is marked so
+-- (and tried hourly; its guest's data is out of reach until it is done).
 SELECT id, from_user, into_user FROM merges
-WHERE id = $1 AND status = 'pending'
+WHERE id = $1 AND status IN ('pending', 'failed')
 FOR UPDATE SKIP LOCKED;
 
 -- name: GetMergeStatus :one
@@ -53,12 +55,12 @@ WHERE id = @id;
 UPDATE merges
 SET status = CASE WHEN attempts + 1 >= @max_attempts::int THEN 'failed' ELSE 'pending' END,
     error = @error, attempts = attempts + 1, updated_at = now(),
-    -- back off: 30 s, 1, 2, 4 … minutes, at most an hour
-    next_attempt_at = now() + make_interval(secs => least(30 * power(2, attempts), 3600))
-WHERE id = @id AND status = 'pending';
+    -- back off: 30 s, 1, 2, 4 … minutes, at most an hour, for good
+    next_attempt_at = now() + make_interval(secs => least(30 * power(2, least(attempts, 16)), 3600))
+WHERE id = @id AND status IN ('pending', 'failed');
 
 -- name: ListDueMerges :many
 SELECT id FROM merges
-WHERE status = 'pending' AND next_attempt_at <= now()
+WHERE status IN ('pending', 'failed') AND next_attempt_at <= now()
 ORDER BY next_attempt_at
 LIMIT $1;

@@ -54,9 +54,9 @@ const failMerge = `-- name: FailMerge :exec
 UPDATE merges
 SET status = CASE WHEN attempts + 1 >= $1::int THEN 'failed' ELSE 'pending' END,
     error = $2, attempts = attempts + 1, updated_at = now(),
-    -- back off: 30 s, 1, 2, 4 … minutes, at most an hour
-    next_attempt_at = now() + make_interval(secs => least(30 * power(2, attempts), 3600))
-WHERE id = $3 AND status = 'pending'
+    -- back off: 30 s, 1, 2, 4 … minutes, at most an hour, for good
+    next_attempt_at = now() + make_interval(secs => least(30 * power(2, least(attempts, 16)), 3600))
+WHERE id = $3 AND status IN ('pending', 'failed')
 `
 
 type FailMergeParams struct {
@@ -99,7 +99,7 @@ func (q *Queries) GetMergeStatus(ctx context.Context, id int64) (string, error) 
 
 const listDueMerges = `-- name: ListDueMerges :many
 SELECT id FROM merges
-WHERE status = 'pending' AND next_attempt_at <= now()
+WHERE status IN ('pending', 'failed') AND next_attempt_at <= now()
 ORDER BY next_attempt_at
 LIMIT $1
 `
@@ -163,7 +163,7 @@ func (q *Queries) LockMergeUsers(ctx context.Context, arg LockMergeUsersParams) 
 
 const lockPendingMerge = `-- name: LockPendingMerge :one
 SELECT id, from_user, into_user FROM merges
-WHERE id = $1 AND status = 'pending'
+WHERE id = $1 AND status IN ('pending', 'failed')
 FOR UPDATE SKIP LOCKED
 `
 
@@ -173,6 +173,8 @@ type LockPendingMergeRow struct {
 	IntoUser uuid.UUID
 }
 
+// A merge not done yet: pending, or failed so often that it is marked so
+// (and tried hourly; its guest's data is out of reach until it is done).
 func (q *Queries) LockPendingMerge(ctx context.Context, id int64) (LockPendingMergeRow, error) {
 	row := q.db.QueryRow(ctx, lockPendingMerge, id)
 	var i LockPendingMergeRow

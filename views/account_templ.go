@@ -87,7 +87,7 @@ func AccountPage(p Page, a Account) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if a.FailedMerges > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<p class=\"notice warn\" role=\"status\">Moving some guest data into this account keeps failing. It is safe where it was; the server's operator can see why.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<p class=\"notice warn\" role=\"status\">Moving some guest data into this account keeps failing. It is safe where it was and is still retried every hour; the server's operator can see why.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

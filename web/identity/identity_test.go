@@ -217,6 +217,26 @@ func TestMergeFaultInjection(t *testing.T) {
 			t.Errorf("retried %d early (%v)", n, err)
 		}
 	})
+	t.Run("a merge that keeps failing is marked failed, and still tried hourly", func(t *testing.T) {
+		f.svc.mergeStepHook = func(string) error { return errors.New("injected failure") }
+		for range maxMergeAttempts + 2 {
+			f.db.MustExec(t, "UPDATE merges SET next_attempt_at = now()")
+			if n, err := f.svc.RetryMerges(ctx); err != nil || n != 0 {
+				t.Fatalf("retried %d (%v)", n, err)
+			}
+		}
+		if n := f.count(t, `SELECT count(*) FROM merges WHERE status = 'failed' AND attempts = $1
+			AND next_attempt_at BETWEEN now() + interval '59 minutes' AND now() + interval '1 hour'`, maxMergeAttempts+3); n != 1 {
+			t.Error("the merge is not marked failed, due again within the hour")
+		}
+		if acct, err := f.svc.Account(ctx, b); err != nil || acct.FailedMerges != 1 {
+			t.Errorf("account does not show the failed merge: %+v (%v)", acct, err)
+		}
+		if after := f.ownedBy(t, a.UserID); after != before {
+			t.Errorf("guest owns %d rows, had %d", after, before)
+		}
+		f.svc.mergeStepHook = nil
+	})
 	t.Run("the retry moves everything", func(t *testing.T) {
 		f.db.MustExec(t, "UPDATE merges SET next_attempt_at = now()")
 		if n, err := f.svc.RetryMerges(ctx); err != nil || n != 1 {

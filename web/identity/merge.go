@@ -13,8 +13,10 @@ import (
 	"github.com/moviedice/moviedice/queries"
 )
 
-// maxMergeAttempts bounds the retries of a failing merge; after the last
-// one it is marked failed for an operator to look at, data still intact.
+// maxMergeAttempts is how often a merge fails before it is marked failed,
+// for the account page and an operator to see, its data still intact. It
+// is still tried, hourly: until it is done, the guest's data is out of
+// everyone's reach.
 const maxMergeAttempts = 8
 
 // Moved is what a merge moved from the guest to the account.
