@@ -1,3 +1,15 @@
+-- name: LockFilmsOfList :exec
+-- Adding films to one list goes one at a time from here to commit, so
+-- that the count below sees every film committed before (a statement of
+-- its own: a statement's snapshot is taken before it waits). The two-key
+-- advisory locks are a key space apart from the reaper's one-key lock.
+SELECT pg_advisory_xact_lock(1, hashtext(@list_id::text));
+
+-- name: CountFilmsForMember :one
+SELECT count(*) FROM movies f
+WHERE f.list_id = @list_id
+  AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = @list_id AND m.user_id = @user_id);
+
 -- name: AddMovieForMember :one
 INSERT INTO movies (list_id, added_by, title, year)
 SELECT @list_id, @user_id, @title, sqlc.narg(year)::int

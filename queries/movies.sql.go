@@ -37,6 +37,24 @@ func (q *Queries) AddMovieForMember(ctx context.Context, arg AddMovieForMemberPa
 	return id, err
 }
 
+const countFilmsForMember = `-- name: CountFilmsForMember :one
+SELECT count(*) FROM movies f
+WHERE f.list_id = $1
+  AND EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = $1 AND m.user_id = $2)
+`
+
+type CountFilmsForMemberParams struct {
+	ListID uuid.UUID
+	UserID uuid.UUID
+}
+
+func (q *Queries) CountFilmsForMember(ctx context.Context, arg CountFilmsForMemberParams) (int64, error) {
+	row := q.db.QueryRow(ctx, countFilmsForMember, arg.ListID, arg.UserID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const countMoviesForMember = `-- name: CountMoviesForMember :one
 SELECT count(*) FROM movies f
 WHERE f.list_id = $1
@@ -111,6 +129,19 @@ func (q *Queries) FindSameMovieForMember(ctx context.Context, arg FindSameMovieF
 	var i FindSameMovieForMemberRow
 	err := row.Scan(&i.Title, &i.Year, &i.AddedByName)
 	return i, err
+}
+
+const lockFilmsOfList = `-- name: LockFilmsOfList :exec
+SELECT pg_advisory_xact_lock(1, hashtext($1::text))
+`
+
+// Adding films to one list goes one at a time from here to commit, so
+// that the count below sees every film committed before (a statement of
+// its own: a statement's snapshot is taken before it waits). The two-key
+// advisory locks are a key space apart from the reaper's one-key lock.
+func (q *Queries) LockFilmsOfList(ctx context.Context, listID string) error {
+	_, err := q.db.Exec(ctx, lockFilmsOfList, listID)
+	return err
 }
 
 const setWatchedForMember = `-- name: SetWatchedForMember :execrows

@@ -630,6 +630,49 @@ func TestFilmsAndValidation(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a list holds at most 1,000 films, and says so", func(t *testing.T) {
+		a.db.MustExec(t, `INSERT INTO movies (list_id, added_by, title)
+			SELECT $1, owner_id, 'Filler ' || g FROM lists, generate_series(1, $2::int - (SELECT count(*) FROM movies WHERE list_id = $1)::int - 1) g
+			WHERE id = $1`, w.list, maxFilmsPerList)
+		res, _ := w.m.post(list+"/movies", "title", "The thousandth")
+		mustRedirect(t, res, list)
+		before := a.snapshot(t)
+		res, body := w.m.post(list+"/movies", "title", "One too many", "year", "2001")
+		mustSee(t, res, body, http.StatusConflict, "This list has 1,000 films, as many as a list can hold", `value="One too many"`, `value="2001"`)
+		if a.snapshot(t) != before {
+			t.Error("the refused film changed the database")
+		}
+		if n := a.db.MustCount(t, "SELECT count(*) FROM movies WHERE list_id = $1", w.list); n != maxFilmsPerList {
+			t.Errorf("%d films on the list", n)
+		}
+		a.db.MustExec(t, "DELETE FROM movies WHERE title LIKE 'Filler %' OR title = 'The thousandth'")
+	})
+	t.Run("adds at once do not overfill a list", func(t *testing.T) {
+		a.db.MustExec(t, `INSERT INTO movies (list_id, added_by, title)
+			SELECT $1, owner_id, 'Filler ' || g FROM lists, generate_series(1, $2::int - (SELECT count(*) FROM movies WHERE list_id = $1)::int - 5) g
+			WHERE id = $1`, w.list, maxFilmsPerList)
+		var wg sync.WaitGroup
+		statuses := make(chan int, 20)
+		for i := range 20 {
+			wg.Go(func() {
+				res, _ := w.m.post(list+"/movies", "title", fmt.Sprint("At once ", i))
+				statuses <- res.StatusCode
+			})
+		}
+		wg.Wait()
+		close(statuses)
+		got := map[int]int{}
+		for s := range statuses {
+			got[s]++
+		}
+		if got[http.StatusSeeOther] != 5 || got[http.StatusConflict] != 15 {
+			t.Errorf("answers %v, want 5 added (303) and 15 refused (409)", got)
+		}
+		if n := a.db.MustCount(t, "SELECT count(*) FROM movies WHERE list_id = $1", w.list); n != maxFilmsPerList {
+			t.Errorf("%d films on the list", n)
+		}
+		a.db.MustExec(t, "DELETE FROM movies WHERE title LIKE 'Filler %' OR title LIKE 'At once %'")
+	})
 	t.Run("films show who added them and when", func(t *testing.T) {
 		var adder string
 		var added time.Time

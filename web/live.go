@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,6 +38,17 @@ func (s *Server) liveList(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// The websocket library compares an Origin's host only, and answers
+	// in plain text: the scheme counts too, and a refusal is a page.
+	switch origin := r.Header.Get("Origin"); {
+	case origin != "" && !s.ownOrigin(r, origin):
+		s.renderErrorMessage(w, r, http.StatusForbidden, "A live connection to this list can only be opened from the list's own page.")
+		return
+	case !upgradesToWebsocket(r.Header):
+		w.Header().Set("Upgrade", "websocket")
+		s.renderErrorMessage(w, r, http.StatusUpgradeRequired, "This address is the list's live connection, which the list page opens by itself. Open the list instead.")
+		return
+	}
 	sub := live.Subscriber{List: id, Device: sess.DeviceID, User: sess.UserID}
 	switch err := s.hub.Serve(w, r, sub, s.mayFollow, []string{s.baseURL.Host}); {
 	case errors.Is(err, live.ErrTooMany):
@@ -43,6 +56,27 @@ func (s *Server) liveList(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.log.DebugContext(r.Context(), "live: not upgraded", "err", err)
 	}
+}
+
+// ownOrigin: origin (a browser's Origin header) is this site's: the base
+// URL's scheme, and its host or the one the request was sent to.
+func (s *Server) ownOrigin(r *http.Request, origin string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Scheme, s.baseURL.Scheme) && u.Path == "" &&
+		(strings.EqualFold(u.Host, s.baseURL.Host) || strings.EqualFold(u.Host, r.Host))
+}
+
+// upgradesToWebsocket: the request asks to become a websocket (Upgrade
+// names it among its tokens).
+func upgradesToWebsocket(h http.Header) bool {
+	for _, v := range h.Values("Upgrade") {
+		for token := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(token), "websocket") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // onList reads, acting as user, whether user is on list: ENOTFOUND if not.

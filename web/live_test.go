@@ -196,13 +196,22 @@ func TestLiveList(t *testing.T) {
 			}
 		}
 		u, _ := url.Parse(a.URL)
-		h := http.Header{"Origin": {"https://evil.example"}}
-		for _, c := range w.m.client.Jar.Cookies(u) {
-			h.Add("Cookie", c.Name+"="+c.Value)
+		for _, origin := range []string{"https://evil.example", "null", "https" + strings.TrimPrefix(a.URL, "http"), "http://sub." + u.Host} {
+			h := http.Header{"Origin": {origin}}
+			for _, c := range w.m.client.Jar.Cookies(u) {
+				h.Add("Cookie", c.Name+"="+c.Value)
+			}
+			_, res, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(a.URL, "http")+list+"/live", &websocket.DialOptions{HTTPHeader: h})
+			if err == nil || res == nil || res.StatusCode != http.StatusForbidden {
+				t.Errorf("origin %s: err %v, response %v", origin, err, res)
+			}
 		}
-		_, res, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(a.URL, "http")+list+"/live", &websocket.DialOptions{HTTPHeader: h})
-		if err == nil || res == nil || res.StatusCode != http.StatusForbidden {
-			t.Errorf("foreign origin: err %v, response %v", err, res)
+	})
+	t.Run("a member opening the live address as a page gets a page saying what it is", func(t *testing.T) {
+		res, body := w.m.get(list + "/live")
+		mustSee(t, res, body, http.StatusUpgradeRequired, "the list page opens by itself", `<main`)
+		if res.Header.Get("Upgrade") != "websocket" {
+			t.Errorf("Upgrade %q", res.Header.Get("Upgrade"))
 		}
 	})
 	t.Run("a removed member's connection closes", func(t *testing.T) {

@@ -51,6 +51,14 @@ func sameMovieMessage(same queries.FindSameMovieForMemberRow) string {
 
 // addMovie adds a film to a list the viewer is on. Bad input and duplicates
 // re-render the page with the input and a message.
+// maxFilmsPerList bounds a list: every page view and every live
+// (re)connect renders all of its films, and anyone with its invitation
+// link may add them.
+const maxFilmsPerList = 1000
+
+// fullListMessage says so, with maxFilmsPerList written out.
+const fullListMessage = "This list has 1,000 films, as many as a list can hold. Remove some (watched ones, say) before adding more."
+
 func (s *Server) addMovie(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err != nil || !s.parseForm(w, r, "title", "year") {
@@ -68,6 +76,15 @@ func (s *Server) addMovie(w http.ResponseWriter, r *http.Request) {
 		same, err := q.FindSameMovieForMember(ctx, queries.FindSameMovieForMemberParams{ListID: id, UserID: userID, Title: title, Year: year})
 		if err == nil {
 			form.TitleError = sameMovieMessage(same)
+			return queries.Errorf(queries.ECONFLICT, "%s", form.TitleError)
+		}
+		if err := q.LockFilmsOfList(ctx, id.String()); err != nil {
+			return err
+		}
+		if n, err := q.CountFilmsForMember(ctx, queries.CountFilmsForMemberParams{ListID: id, UserID: userID}); err != nil {
+			return err
+		} else if n >= maxFilmsPerList {
+			form.TitleError = fullListMessage
 			return queries.Errorf(queries.ECONFLICT, "%s", form.TitleError)
 		}
 		_, err = q.AddMovieForMember(ctx, queries.AddMovieForMemberParams{ListID: id, UserID: userID, Title: title, Year: year})
