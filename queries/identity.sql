@@ -34,6 +34,13 @@ JOIN users u ON u.id = d.user_id
 WHERE d.id = $1
 FOR KEY SHARE OF u;
 
+-- name: DeviceStillOfUser :one
+-- Read after LockUserOfDevice, in a statement of its own (a snapshot taken
+-- after the lock): the device still belongs to that user. A claim that
+-- retired the device, or a merge that moved it, while the lock waited
+-- left the user's row as it was, so the lock alone does not tell.
+SELECT EXISTS (SELECT 1 FROM devices WHERE id = @device_id AND user_id = @user_id);
+
 -- name: RenameUser :execrows
 UPDATE users SET display_name = @display_name WHERE id = @id;
 

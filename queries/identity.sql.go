@@ -124,6 +124,26 @@ func (q *Queries) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
 	return result.RowsAffected(), nil
 }
 
+const deviceStillOfUser = `-- name: DeviceStillOfUser :one
+SELECT EXISTS (SELECT 1 FROM devices WHERE id = $1 AND user_id = $2)
+`
+
+type DeviceStillOfUserParams struct {
+	DeviceID uuid.UUID
+	UserID   uuid.UUID
+}
+
+// Read after LockUserOfDevice, in a statement of its own (a snapshot taken
+// after the lock): the device still belongs to that user. A claim that
+// retired the device, or a merge that moved it, while the lock waited
+// left the user's row as it was, so the lock alone does not tell.
+func (q *Queries) DeviceStillOfUser(ctx context.Context, arg DeviceStillOfUserParams) (bool, error) {
+	row := q.db.QueryRow(ctx, deviceStillOfUser, arg.DeviceID, arg.UserID)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
+}
+
 const getDisplayName = `-- name: GetDisplayName :one
 SELECT display_name FROM users WHERE id = $1
 `

@@ -357,9 +357,9 @@ func (e *PreviewChanged) Error() string { return "claim: the preview is out of d
 // checkToken verifies, inside the confirming transaction, that nothing a
 // preview showed has changed: both users are there (and locked, users
 // first, as everywhere), the guest has (or has not) a code of its own as
-// the preview said, and for a merge, it has what the preview counted
-// (else *PreviewChanged). That the account's code is still the one
-// pasted, addDevice checks.
+// the preview said, and for a merge, it has what the preview counted, or
+// nothing any more (else *PreviewChanged). That the account's code is
+// still the one pasted, addDevice checks.
 func (s *Service) checkToken(ctx context.Context, q *queries.Queries, t claimToken) error {
 	locked, err := q.LockMergeUsers(ctx, queries.LockMergeUsersParams{FromUser: t.From, IntoUser: t.Into})
 	if err != nil {
@@ -375,8 +375,9 @@ func (s *Service) checkToken(ctx context.Context, q *queries.Queries, t claimTok
 	if data.Secured != t.Switch {
 		return errStaleToken
 	}
-	if t.Switch || (data.Lists == t.Lists && data.Memberships == t.Memberships && data.Movies == t.Movies && data.Rolls == t.Rolls) {
-		return nil
+	same := data.Lists == t.Lists && data.Memberships == t.Memberships && data.Movies == t.Movies && data.Rolls == t.Rolls
+	if t.Switch || same || data.Lists+data.Memberships+data.Movies+data.Rolls == 0 {
+		return nil // (nothing left to move: the empty guest goes, as without a preview)
 	}
 	p, err := previewOf(ctx, q, data, t.Into)
 	if err != nil {

@@ -158,7 +158,8 @@ func (s *Service) Contribute(w http.ResponseWriter, r *http.Request, fn Contribu
 // for that user. A visitor gets ENOTFOUND.
 //
 // The transaction acts for the device's user from its start, then
-// key-share locks that user, the order a merge locks in (users first).
+// key-share locks that user, the order a merge locks in (users first),
+// and checks the device is still that user's once it holds the lock.
 // So a write racing a merge of its user either commits first, and its
 // rows move with the merge, or waits, finds its user gone, and runs again
 // as the merged account the device now belongs to; a write that hit the
@@ -176,6 +177,14 @@ func (s *Service) ActAs(r *http.Request, fn ContributeFunc) (uuid.UUID, error) {
 			var err error
 			if userID, err = q.LockUserOfDevice(ctx, sess.DeviceID); err != nil {
 				return queries.Translate(err)
+			}
+			still, err := q.DeviceStillOfUser(ctx, queries.DeviceStillOfUserParams{DeviceID: sess.DeviceID, UserID: userID})
+			if err != nil {
+				return err
+			}
+			if !still { // retired or moved while the lock waited: again
+				userID = uuid.Nil
+				return queries.Errorf(queries.ENOTFOUND, "Not found.")
 			}
 			return fn(ctx, q, userID)
 		})

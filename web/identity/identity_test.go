@@ -154,6 +154,17 @@ func (f *fixture) mustConfirmPending(t *testing.T, sess *Session, token string) 
 	if outcome, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(sess), token); err != nil || outcome != MergePending {
 		t.Fatalf("confirm: %v %v, want the merge pending", outcome, err)
 	}
+	if !failed {
+		t.Fatalf("the merge failed before its first step: %s", f.mergeError(t))
+	}
+}
+
+// mergeError is the error the last failed run of a merge recorded.
+func (f *fixture) mergeError(t *testing.T) string {
+	t.Helper()
+	var e string
+	f.db.Super(t).QueryRow(context.Background(), "SELECT error FROM merges ORDER BY updated_at DESC LIMIT 1").Scan(&e)
+	return e
 }
 
 func (f *fixture) count(t testing.TB, sql string, args ...any) int64 {
@@ -302,9 +313,12 @@ func TestContributionsRacingMerge(t *testing.T) {
 			for f.count(t, "SELECT count(*) FROM lists WHERE owner_id = $1", a.UserID) < 2+writers {
 				time.Sleep(time.Millisecond) // until some writes have landed as the guest
 			}
-			f.db.MustExec(t, "UPDATE merges SET next_attempt_at = now()")
-			if n, err := f.svc.RetryMerges(context.Background()); n != 1 || err != nil {
-				t.Errorf("retry: %d merges done, %v", n, err)
+			var id int64
+			if err := f.db.Super(t).QueryRow(context.Background(), "SELECT id FROM merges").Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.svc.runMerge(context.Background(), id); err != nil {
+				t.Errorf("the retried merge: %v", err)
 			}
 			close(merged)
 			wg.Wait()
@@ -696,6 +710,22 @@ func TestConfirmationsAreSingleUseAndCurrent(t *testing.T) {
 			t.Errorf("account owns %d lists, want 4", n)
 		}
 	})
+	t.Run("a guest that has nothing left since the preview is signed in, not shown an empty preview", func(t *testing.T) {
+		f := mustFixture(t)
+		b, code := f.mustAccount(t)
+		a := f.mustGuest(t)
+		res := f.mustPreview(t, a, code)
+		f.db.MustExec(t, "DELETE FROM lists WHERE owner_id = $1", a.UserID) // in another tab
+		if outcome, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(a), res.Token); err != nil || outcome != Merged {
+			t.Fatalf("confirm: %v %v, want merged", outcome, err)
+		}
+		if n := f.count(t, "SELECT count(*) FROM users WHERE id = $1", a.UserID); n != 0 {
+			t.Error("the empty guest is left")
+		}
+		if n := f.count(t, "SELECT count(*) FROM devices WHERE user_id = $1", b.UserID); n != 2 {
+			t.Errorf("the account has %d devices, want its own and this browser's", n)
+		}
+	})
 	t.Run("a code asked for by the guest while its claim is confirmed is not made", func(t *testing.T) {
 		f := mustFixture(t)
 		_, code := f.mustAccount(t)
@@ -713,6 +743,65 @@ func TestConfirmationsAreSingleUseAndCurrent(t *testing.T) {
 		f.db.MustExec(t, "UPDATE merges SET next_attempt_at = now()")
 		if n, err := f.svc.RetryMerges(context.Background()); n != 1 || err != nil {
 			t.Errorf("retry: %d, %v", n, err)
+		}
+	})
+	t.Run("a code asked for while the confirmation holds the guest is not made", func(t *testing.T) {
+		f := mustFixture(t)
+		b, code := f.mustAccount(t)
+		a := f.mustGuest(t)
+		res := f.mustPreview(t, a, code)
+		ctx := context.Background()
+		waiting := func(n int64) {
+			t.Helper()
+			for deadline := time.Now().Add(10 * time.Second); f.count(t, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") < n; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("fewer than %d transactions waiting on a lock", n)
+				}
+			}
+		}
+		// Hold the confirmation after it retired the guest's device and
+		// locked the guest: a share lock on the account's code, which the
+		// confirmation locks next.
+		blocker, err := f.db.Super(t).Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer blocker.Rollback(ctx)
+		if _, err := blocker.Exec(ctx, "SELECT 1 FROM recovery_codes WHERE user_id = $1 FOR SHARE", b.UserID); err != nil {
+			t.Fatal(err)
+		}
+		confirmed := make(chan error, 1)
+		go func() {
+			_, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(a), res.Token)
+			confirmed <- err
+		}()
+		waiting(1)
+		// The guest's other tab asks for a code: it starts while its device
+		// still shows, and waits for the guest's lock.
+		type answer struct {
+			code string
+			err  error
+		}
+		asked := make(chan answer, 1)
+		go func() {
+			code, err := f.svc.NewRecoveryCode(request(a))
+			asked <- answer{code, err}
+		}()
+		waiting(2)
+		if err := blocker.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-confirmed; err != nil {
+			t.Fatal(err)
+		}
+		if got := <-asked; got.err != ErrReplaced {
+			t.Errorf("a code for the device retired meanwhile: %q, %v; want ErrReplaced", got.code, got.err)
+		}
+		if n := f.count(t, "SELECT count(*) FROM recovery_codes WHERE user_id = $1", a.UserID); n != 0 {
+			t.Error("the guest got a code")
+		}
+		if n := f.count(t, "SELECT count(*) FROM merges WHERE status = 'done'"); n != 1 {
+			t.Error("the merge did not finish")
 		}
 	})
 	t.Run("a user with a code is never deleted, even by a merge", func(t *testing.T) {
