@@ -422,11 +422,12 @@ func (s *Service) ConfirmClaim(w http.ResponseWriter, r *http.Request, token str
 	var mergeID int64
 	var deviceID uuid.UUID
 	err := queries.InSystemTx(ctx, s.pool, func(q *queries.Queries) error {
-		// A second click finds the device retired by the first.
-		if err := retireDevice(ctx, q, sess); err != nil {
+		// Users first, as everywhere; a second click then finds the
+		// guest gone, or its device retired by the first.
+		if err := s.checkToken(ctx, q, t); err != nil {
 			return err
 		}
-		if err := s.checkToken(ctx, q, t); err != nil {
+		if err := retireDevice(ctx, q, sess); err != nil {
 			return err
 		}
 		var err error
