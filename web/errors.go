@@ -21,6 +21,7 @@ var errorView = map[int]views.ErrorPage{
 	http.StatusUnsupportedMediaType:  {Heading: "Something is off with that form", Message: "It was not sent as a web form, so nothing was changed."},
 	http.StatusUnprocessableEntity:   {Heading: "Please check that", Message: "Something in that form needs fixing. Nothing was saved."},
 	http.StatusConflict:              {Heading: "That clashes", Message: "That clashes with something that already exists. Nothing was saved."},
+	http.StatusUpgradeRequired:       {Heading: "Not a page", Message: "This address is for the page's script, not for reading."},
 }
 
 // signedOutView is the 404 and 401 page for a browser whose session cookie

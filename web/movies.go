@@ -49,8 +49,6 @@ func sameMovieMessage(same queries.FindSameMovieForMemberRow) string {
 	return name + " is already on this list, added by " + same.AddedByName + "."
 }
 
-// addMovie adds a film to a list the viewer is on. Bad input and duplicates
-// re-render the page with the input and a message.
 // maxFilmsPerList bounds a list: every page view and every live
 // (re)connect renders all of its films, and anyone with its invitation
 // link may add them.
@@ -59,6 +57,8 @@ const maxFilmsPerList = 1000
 // fullListMessage says so, with maxFilmsPerList written out.
 const fullListMessage = "This list has 1,000 films, as many as a list can hold. Remove some (watched ones, say) before adding more."
 
+// addMovie adds a film to a list the viewer is on. Bad input, duplicates
+// and a full list re-render the page with the input and a message.
 func (s *Server) addMovie(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err != nil || !s.parseForm(w, r, "title", "year") {
