@@ -53,6 +53,8 @@ func (s *Server) liveList(w http.ResponseWriter, r *http.Request) {
 	switch err := s.hub.Serve(w, r, sub, s.mayFollow, []string{s.baseURL.Host}); {
 	case errors.Is(err, live.ErrTooMany):
 		s.renderErrorMessage(w, r, http.StatusTooManyRequests, "This browser has too many live connections open. Close a few tabs.")
+	case errors.Is(err, live.ErrClosed):
+		s.renderErrorMessage(w, r, http.StatusServiceUnavailable, "MovieDice is restarting. The list page reconnects by itself in a moment.")
 	case err != nil:
 		s.log.DebugContext(r.Context(), "live: not upgraded", "err", err)
 	}

@@ -26,6 +26,9 @@ var errDBExited = errors.New("embedded PostgreSQL exited unexpectedly; see postg
 const (
 	// drainTimeout bounds how long shutdown waits for in-flight requests.
 	drainTimeout = 15 * time.Second
+	// liveDrainTimeout bounds how long shutdown waits for live connections
+	// to finish closing (their close frames out, their peers gone).
+	liveDrainTimeout = 2 * time.Second
 	// mergeRetryEvery is how often failed guest merges are looked at again.
 	mergeRetryEvery = 30 * time.Second
 	// reapEvery is how often the reaper runs in serve.
@@ -94,9 +97,16 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 		return err
 	}
 	go srv.Hub().Run(ctx)
+	hubClosed := make(chan struct{})
 	go func() {
+		defer close(hubClosed)
 		<-ctx.Done()
 		srv.Hub().Shutdown() // websockets are hijacked: graceful shutdown does not wait for them
+		drain, cancel := context.WithTimeout(context.Background(), liveDrainTimeout)
+		defer cancel()
+		if err := srv.Hub().Drained(drain); err != nil {
+			log.Warn("live connections still closing at exit", "conns", srv.Hub().Conns())
+		}
 	}()
 	go identity.RunEvery(ctx, log, "merge retry", mergeRetryEvery, func(ctx context.Context) error {
 		_, err := id.RetryMerges(ctx)
@@ -116,6 +126,9 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 	}
 	if err := web.Serve(ctx, l, srv, log, drainTimeout); err != nil {
 		return err
+	}
+	if ctx.Err() != nil {
+		<-hubClosed // the browsers told to reconnect, not left to find out
 	}
 	if errors.Is(context.Cause(ctx), errDBExited) {
 		return errDBExited

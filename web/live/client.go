@@ -322,9 +322,12 @@ func (h *Hub) pingLoop(ctx context.Context) {
 }
 
 // Shutdown closes every live connection (the browsers reconnect to
-// another instance, or to this one once it is back).
+// another instance, or to this one once it is back), and those still
+// being opened as they register; no new one is admitted (ErrClosed).
+// Drained reports when they are gone.
 func (h *Hub) Shutdown() {
 	h.mu.Lock()
+	h.closed = true
 	var cs []*client
 	for _, set := range h.byDevice {
 		for c := range set {
@@ -335,4 +338,17 @@ func (h *Hub) Shutdown() {
 	for _, c := range cs {
 		c.close(StatusRestarting, "server restarting")
 	}
+}
+
+// Drained waits, after Shutdown, until every connection has finished
+// closing (its close frame written, its peer gone), or ctx is done.
+func (h *Hub) Drained(ctx context.Context) error {
+	for h.Conns() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
 }

@@ -131,6 +131,7 @@ type Hub struct {
 	// registered; conns counts both.
 	upgrading map[uuid.UUID]int
 	conns     int
+	closed    bool // shut down: admits no one, closes who registers
 
 	listening chan struct{} // closed once the first LISTEN is up
 	onceUp    sync.Once
@@ -368,12 +369,18 @@ func (h *Hub) closeFor(err error) (StatusCode, string) {
 // connections as allowed.
 var ErrTooMany = errors.New("live: too many connections")
 
+// ErrClosed is returned for a connection asked for after Shutdown.
+var ErrClosed = errors.New("live: shutting down")
+
 // admit counts a connection of device against the limits before its
 // upgrade, so that upgrades at the same moment cannot pass a limit
 // together. register, or unadmit if the upgrade fails, must follow.
 func (h *Hub) admit(device uuid.UUID) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return ErrClosed
+	}
 	if h.conns >= h.cfg.MaxConns || len(h.byDevice[device])+h.upgrading[device] >= h.cfg.MaxPerDevice {
 		return ErrTooMany
 	}
@@ -402,7 +409,11 @@ func (h *Hub) doneUpgrading(device uuid.UUID) {
 // connection to close: the check sees it. One announced later closes c
 // itself. Until the check passes, c is sent nothing of the list.
 func (h *Hub) join(ctx context.Context, c *client) {
-	t := h.register(c)
+	t, closed := h.register(c)
+	if closed { // admitted before Shutdown, registered after it
+		c.close(StatusRestarting, "server restarting")
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	if err := c.check(ctx, c.Subscriber); err != nil {
@@ -414,8 +425,9 @@ func (h *Hub) join(ctx context.Context, c *client) {
 
 // register adds c, admitted, to its device's connections and, held, to
 // its list's topic, starting the topic if needed: from then on closes
-// reach it, and nothing else does until the topic adds it.
-func (h *Hub) register(c *client) *topic {
+// reach it, and nothing else does until the topic adds it. It reports
+// whether the hub has shut down meanwhile.
+func (h *Hub) register(c *client) (*topic, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.doneUpgrading(c.Device)
@@ -430,7 +442,7 @@ func (h *Hub) register(c *client) *topic {
 		h.byDevice[c.Device] = map[*client]struct{}{}
 	}
 	h.byDevice[c.Device][c] = struct{}{}
-	return t
+	return t, h.closed
 }
 
 // unregister removes c; a topic with no subscribers left stops.

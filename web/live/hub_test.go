@@ -406,6 +406,79 @@ func TestRemovalDuringTheJoinersCheckClosesIt(t *testing.T) {
 	}
 }
 
+// A joiner whose check read the membership just before a removal, and
+// passes after the removal was announced, is not subscribed: it is sent
+// nothing, however long the announcement's own check takes, and then
+// closed.
+func TestRemovalAnnouncedDuringTheJoinersCheckSendsItNothing(t *testing.T) {
+	list, user := uuid.New(), uuid.New()
+	h := New(Config{
+		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
+			return []byte("list"), 1, true, nil
+		},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	witness := subscribe(t, h, list, uuid.New())
+	witness.next(t)
+	checking, release, announced := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	joined := make(chan *recorder)
+	go func() {
+		joined <- subscribeChecked(t, h, Subscriber{List: list, Device: uuid.New(), User: user}, func(context.Context, Subscriber) error {
+			if calls.Add(1) == 1 { // the join's: it read the membership before the removal
+				close(checking)
+				<-release
+				return nil
+			}
+			<-announced // the announcement's, slow
+			return nil
+		})
+	}()
+	<-checking
+	h.dispatch(Event{List: list, Kind: "list_members.delete", Row: user.String()})
+	close(release)
+	gone := <-joined // its check passed
+	h.dispatch(Event{List: list, Kind: "movies.insert", Row: uuid.NewString()})
+	witness.next(t) // the change went out
+	close(announced)
+	if code, before := gone.closedWith(t); code != StatusRemoved || len(before) > 0 {
+		t.Errorf("closed with %d after %q, want %d after nothing", code, before, StatusRemoved)
+	}
+}
+
+// A render that finds the list gone for every subscriber (their removal
+// not announced yet) closes them as for a deleted list, but not a member
+// whose join is being checked meanwhile: that check decides.
+func TestJoinerNotClosedWhenEverySubscriberIsGone(t *testing.T) {
+	list, removed, member := uuid.New(), uuid.New(), uuid.New()
+	h := New(Config{
+		Render: func(_ context.Context, _ uuid.UUID, as uuid.UUID, _ Update) ([]byte, int64, bool, error) {
+			return []byte("list"), 1, as != removed, nil
+		},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	first := subscribeChecked(t, h, Subscriber{List: list, Device: uuid.New(), User: removed}, allow)
+	checking, release := make(chan struct{}), make(chan struct{})
+	joined := make(chan *recorder)
+	go func() {
+		var once sync.Once
+		joined <- subscribeChecked(t, h, Subscriber{List: list, Device: uuid.New(), User: member}, func(context.Context, Subscriber) error {
+			once.Do(func() { close(checking) })
+			<-release
+			return nil
+		})
+	}()
+	<-checking
+	h.dispatch(Event{List: list, Kind: "movies.insert", Row: uuid.NewString()})
+	if code, _ := first.closedWith(t); code != StatusListDeleted {
+		t.Errorf("the only subscriber, who cannot see the list, closed with %d", code)
+	}
+	close(release)
+	if got := (<-joined).next(t); got != "list" {
+		t.Errorf("the member joining got %q, want the list", got)
+	}
+}
+
 // After the feed was down, every subscriber is checked again, one check
 // per device, before the full state goes out: a device signed out or a
 // user removed meanwhile is closed without it; the others get it.
@@ -705,6 +778,53 @@ func TestStuckWriteIsCutOffByThePinger(t *testing.T) {
 	waitForConns(t, h, 0)
 }
 
+// A "who is here" that fails to render is tried again: nothing else would
+// send it before the viewers change again, and until then the page shows
+// who was here before.
+func TestFailedWhoIsHereIsRetried(t *testing.T) {
+	list, elsewhere := uuid.New(), uuid.New()
+	var failing atomic.Bool
+	var tries atomic.Int32
+	h := New(Config{
+		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
+			return []byte("list"), 1, true, nil
+		},
+		RenderPresence: func(_ context.Context, _ uuid.UUID, viewers []uuid.UUID) ([]byte, error) {
+			tries.Add(1)
+			if failing.Load() {
+				return nil, errors.New("injected")
+			}
+			if slices.Contains(viewers, elsewhere) {
+				return []byte("who, with the viewer elsewhere"), nil
+			}
+			return []byte("who"), nil
+		},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	here := subscribe(t, h, list, uuid.New())
+	if got := here.next(t); got != "list" {
+		t.Fatalf("joined and got %q", got)
+	}
+	failing.Store(true)
+	before := tries.Load()
+	payload, _ := json.Marshal(presenceMsg{Instance: "elsewhere", List: list, Users: []uuid.UUID{elsewhere}})
+	h.onPresence(string(payload))
+	for tries.Load() == before {
+		time.Sleep(5 * time.Millisecond)
+	}
+	failing.Store(false)
+	for deadline := time.After(3 * time.Second); ; {
+		select {
+		case m := <-here.sent:
+			if string(m) == "who, with the viewer elsewhere" {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the viewer elsewhere was never shown: the failed render was not tried again")
+		}
+	}
+}
+
 // Who is here goes to a tab that opens, and to everyone only when a user
 // opens their first tab or the viewers change: a list with many viewers
 // does not resend it to all of them for every tab that opens.
@@ -880,5 +1000,46 @@ func TestFailingUpdateIsRetriedAsTheWholeList(t *testing.T) {
 	}
 	if n := tries.Load(); n != 2 {
 		t.Errorf("the update was tried %d times before the whole list, want 2", n)
+	}
+}
+
+// Shutdown closes every connection with 1012, those still being opened
+// as they register too, admits no new one, and Drained returns once the
+// real ones are gone, their close frames out.
+func TestShutdownClosesEveryoneAndAdmitsNoOne(t *testing.T) {
+	list := uuid.New()
+	h := New(Config{
+		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
+			return []byte("list"), 1, true, nil
+		},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	srv := serveLive(t, h, list)
+	browser := dialLive(t, srv)
+	if _, m, err := browser.Read(context.Background()); err != nil || string(m) != "list" {
+		t.Fatalf("joined and got %q, %v", m, err)
+	}
+	late := Subscriber{List: list, Device: uuid.New(), User: uuid.New()}
+	if err := h.admit(late.Device); err != nil { // its upgrade under way
+		t.Fatal(err)
+	}
+	h.Shutdown()
+	if _, _, err := browser.Read(context.Background()); websocket.CloseStatus(err) != StatusRestarting {
+		t.Errorf("the open connection: %v, want closed with %d", err, StatusRestarting)
+	}
+	conn := &recorder{sent: make(chan []byte, 64), closed: make(chan StatusCode, 1)}
+	lateClient := &client{Subscriber: late, check: allow, conn: conn, out: conn, queueLen: 64}
+	h.join(context.Background(), lateClient)
+	if code, before := conn.closedWith(t); code != StatusRestarting || len(before) > 0 {
+		t.Errorf("the one registering after Shutdown: closed with %d after %q, want %d after nothing", code, before, StatusRestarting)
+	}
+	if err := h.admit(uuid.New()); err != ErrClosed {
+		t.Errorf("admitted after Shutdown: %v", err)
+	}
+	h.unregister(lateClient) // what its reader does once closed
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.Drained(ctx); err != nil {
+		t.Errorf("not drained: %d connections left", h.Conns())
 	}
 }

@@ -22,6 +22,7 @@ type topic struct {
 	mu      sync.Mutex
 	clients map[*client]struct{}
 	held    map[*client]struct{}   // registered, not yet checked again: closes reach them, nothing else does
+	ended   map[*client]struct{}   // announced gone (see suspend): held until closed, never subscribed
 	users   map[uuid.UUID]int      // connections per viewer
 	fresh   map[*client]struct{}   // joined since the last render: get the full state
 	full    bool                   // everyone gets the next render (after a reconnect)
@@ -38,7 +39,8 @@ type topic struct {
 }
 
 func newTopic(h *Hub, list uuid.UUID) *topic {
-	return &topic{hub: h, list: list, clients: map[*client]struct{}{}, held: map[*client]struct{}{}, users: map[uuid.UUID]int{}, fresh: map[*client]struct{}{},
+	return &topic{hub: h, list: list, clients: map[*client]struct{}{}, held: map[*client]struct{}{}, ended: map[*client]struct{}{},
+		users: map[uuid.UUID]int{}, fresh: map[*client]struct{}{},
 		films: map[uuid.UUID]struct{}{}, whoNew: map[*client]struct{}{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
@@ -86,13 +88,19 @@ func (t *topic) hold(c *client) {
 	t.mu.Unlock()
 }
 
-// add subscribes c; it gets the full state, and who is here, at the next
-// render. Who is here goes to everyone too when c is its user's first tab
+// add subscribes c, unless an announcement ended it while its check ran
+// (a check that read the database just before the change): it stays held
+// for the announcement's own check to close. Subscribed, it gets the full
+// state, and who is here, at the next render. Who is here goes to everyone too when c is its user's first tab
 // here (the user may be new to it, or have a new name); another tab of a
 // user already here changes nothing for the others, and a list with many
 // viewers would otherwise resend it to all of them for every tab.
 func (t *topic) add(c *client) {
 	t.mu.Lock()
+	if _, ended := t.ended[c]; ended {
+		t.mu.Unlock()
+		return
+	}
 	delete(t.held, c)
 	t.clients[c] = struct{}{}
 	t.fresh[c] = struct{}{}
@@ -108,7 +116,8 @@ func (t *topic) add(c *client) {
 }
 
 // suspend holds c again, if subscribed, until its close: closes reach it,
-// nothing else does (see Hub.endChecked).
+// nothing else does (see Hub.endChecked). A c still held, its check under
+// way, is never subscribed.
 func (t *topic) suspend(c *client) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -116,6 +125,7 @@ func (t *topic) suspend(c *client) {
 }
 
 func (t *topic) suspendLocked(c *client) {
+	t.ended[c] = struct{}{}
 	if _, ok := t.clients[c]; ok {
 		t.unsubscribeLocked(c)
 		t.held[c] = struct{}{}
@@ -127,6 +137,7 @@ func (t *topic) remove(c *client) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.held, c)
+	delete(t.ended, c)
 	if _, ok := t.clients[c]; ok {
 		t.unsubscribeLocked(c)
 	}
@@ -215,10 +226,19 @@ func (t *topic) renderPresence(all bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	html, err := t.hub.cfg.RenderPresence(ctx, t.list, t.hub.presence.viewers(t.list, time.Now()))
-	if err != nil || html == nil {
-		if err != nil {
-			t.hub.log.Error("live: render presence", "list", t.list, "err", err)
+	if err != nil {
+		// Tried again in a second: nothing else would send it before who
+		// is here changes again, and until then someone gone stays shown.
+		t.hub.log.Error("live: render presence", "list", t.list, "err", err)
+		if all {
+			t.mu.Lock()
+			t.whoDue = true
+			t.mu.Unlock()
 		}
+		time.AfterFunc(time.Second, t.poke)
+		return
+	}
+	if html == nil {
 		return
 	}
 	frame := textFrame(html)
@@ -314,7 +334,8 @@ func (t *topic) renderList(changed Update) {
 	fresh, full := t.fresh, t.full
 	t.fresh, t.full = map[*client]struct{}{}, false
 	var users []uuid.UUID
-	for c := range t.clients {
+	rendered := slices.Collect(maps.Keys(t.clients))
+	for _, c := range rendered {
 		users = append(users, c.User)
 	}
 	t.mu.Unlock()
@@ -350,9 +371,12 @@ func (t *topic) renderList(changed Update) {
 	if err == nil && found && (changed.Parts != 0 || len(changed.Films) > 0) && !full {
 		part, version, found, err = render(changed)
 	}
-	if err == nil && !found { // no one can see it
-		if len(users) > 0 {
-			t.closeAll(StatusListDeleted, "this list is gone")
+	if err == nil && !found { // none of those it was rendered for can see it
+		// Connections held, or subscribed since, their checks passed or
+		// under way, are left to them: a member opening the list just now
+		// is not told it is gone.
+		for _, c := range rendered {
+			c.close(StatusListDeleted, "this list is gone")
 		}
 		return
 	}
