@@ -242,7 +242,11 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger
 	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("http: shutdown: %w", err)
+		// Requests still running (a slow upload, say) are cut off: the
+		// stop was asked for, and is not an error of the server's.
+		log.Warn("requests still in flight after the drain timeout: closing them", "timeout", drain)
+		srv.Close()
+		return nil
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("http: %w", err)

@@ -416,3 +416,42 @@ func TestGCPercentFollowsTheHeap(t *testing.T) {
 		}
 	}
 }
+
+// A request still running when the drain time is up is cut off, and Serve
+// ends without an error: the stop was asked for.
+func TestServeCutsOffWhatOutlastsTheDrain(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, never := make(chan struct{}), make(chan struct{})
+	defer close(never)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		select {
+		case <-never:
+		case <-r.Context().Done(): // the connection closed under it
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(ctx, l, h, slog.New(slog.NewTextHandler(io.Discard, nil)), 200*time.Millisecond)
+	}()
+	got := make(chan error, 1)
+	go func() {
+		res, err := http.Get("http://" + l.Addr().String())
+		if err == nil {
+			res.Body.Close()
+		}
+		got <- err
+	}()
+	<-started
+	cancel()
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if err := <-got; err == nil {
+		t.Error("the request outlasting the drain was answered")
+	}
+}

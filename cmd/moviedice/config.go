@@ -131,6 +131,9 @@ func (c *config) baseURL() (*url.URL, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("MOVIEDICE_BASE_URL: want an absolute http(s) URL such as https://dice.example.org, got %q", c.BaseURL)
 	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("MOVIEDICE_BASE_URL: want the site's root, such as https://dice.example.org, without a path, query or user; got %q (MovieDice serves from / only)", c.BaseURL)
+	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		return nil, fmt.Errorf("MOVIEDICE_BASE_URL: %q is plain http on a host other than localhost; serve MovieDice over https (session cookies are Secure) and give its https URL", c.BaseURL)
 	}

@@ -20,8 +20,15 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// SIGHUP too: a closed terminal ends the server as gracefully as
+	// Ctrl-C. Once one has come, the signals are let go of, so a second
+	// Ctrl-C ends the process at once, whatever is still draining.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil)
 	if errors.Is(err, flag.ErrHelp) {
 		return

@@ -432,3 +432,29 @@ func TestCommandLine(t *testing.T) {
 		}
 	})
 }
+
+func TestBaseURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://localhost:8080":       "",
+		"http://127.0.0.1:8080":       "",
+		"https://dice.example.org":    "",
+		"https://dice.example.org/":   "",
+		"dice.example.org":            "want an absolute http(s) URL",
+		"ftp://dice.example.org":      "want an absolute http(s) URL",
+		"http://dice.example.org":     "plain http on a host other than localhost",
+		"http://192.168.1.5:8080":     "plain http on a host other than localhost",
+		"https://example.org/dice":    "without a path, query or user",
+		"https://dice.example.org/?":  "",
+		"https://dice.example.org?a":  "without a path, query or user",
+		"https://dice.example.org#x":  "without a path, query or user",
+		"https://me@dice.example.org": "without a path, query or user",
+	} {
+		_, err := (&config{BaseURL: in}).baseURL()
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: %v", in, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%s: %v, want an error saying %q", in, err, want)
+		}
+	}
+}

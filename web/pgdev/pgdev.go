@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -59,6 +60,47 @@ type Cluster struct {
 	cmd       *exec.Cmd
 	exited    chan struct{}
 	waitErr   error
+	said      startLog // what the server said while starting
+}
+
+// startLog keeps the FATAL, DETAIL and HINT lines the server writes while
+// it starts (at most a few), to say why it would not: the log itself may
+// be a file the reader has to go and find.
+type startLog struct {
+	mu      sync.Mutex
+	partial []byte
+	lines   []string
+}
+
+func (l *startLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 || len(l.lines) >= 8 {
+			break
+		}
+		line := string(bytes.TrimSpace(l.partial[:i]))
+		l.partial = l.partial[i+1:]
+		for _, level := range []string{"FATAL:", "DETAIL:", "HINT:", "PANIC:"} {
+			if strings.Contains(line, level) {
+				l.lines = append(l.lines, line)
+				break
+			}
+		}
+	}
+	if len(l.partial) > 4096 {
+		l.partial = l.partial[len(l.partial)-4096:]
+	}
+	return len(p), nil
+}
+
+// why is what the server said of its trouble, or "".
+func (l *startLog) why() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, " ")
 }
 
 // FindBinDir returns the folder holding initdb and postgres, preferring
@@ -160,7 +202,8 @@ func (c *Cluster) start(bin string, owner *osUser, throwaway bool, logw io.Write
 	// SIGQUIT is PostgreSQL's immediate shutdown: the postmaster stops its
 	// backends and exits. The kernel sends it when this process dies.
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
-	cmd.Stdout, cmd.Stderr = logw, logw
+	out := io.MultiWriter(logw, &c.said)
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("pgdev: start postgres: %w", err)
 	}
@@ -188,6 +231,9 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-c.exited:
+			if why := c.said.why(); why != "" {
+				return fmt.Errorf("pgdev: postgres exited during start-up (%v) and said: %s", c.waitErr, why)
+			}
 			return fmt.Errorf("pgdev: postgres exited during start-up (%v); is another server using %s? last error: %w", c.waitErr, c.dir, lastErr)
 		case <-ctx.Done():
 			return fmt.Errorf("pgdev: postgres not ready: %w", lastErr)

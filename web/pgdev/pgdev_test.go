@@ -85,9 +85,28 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Errorf("data not kept across restarts: %d %v", n, err)
 	}
 
-	t.Run("a second server on the same data folder is refused", func(t *testing.T) {
-		if _, err := Start(ctx, opts); err == nil {
+	t.Run("a second server on the same data folder is refused, saying why", func(t *testing.T) {
+		_, err := Start(ctx, opts)
+		if err == nil {
 			t.Fatal("second postmaster started on one data folder")
 		}
+		if !strings.Contains(err.Error(), `FATAL:  lock file "postmaster.pid" already exists`) {
+			t.Errorf("the error does not pass on the server's reason: %v", err)
+		}
 	})
+}
+
+// The server's own FATAL, DETAIL and HINT lines are kept as it starts,
+// however its output is split.
+func TestStartLogKeepsWhy(t *testing.T) {
+	var l startLog
+	out := "2026-11-25 LOG:  starting\n2026-11-25 FATAL:  database files are incompatible with server\n" +
+		"2026-11-25 DETAIL:  The data directory was initialized by PostgreSQL version 16.\nLOG:  done\n"
+	for i := 0; i < len(out); i += 7 {
+		l.Write([]byte(out[i:min(i+7, len(out))]))
+	}
+	want := "2026-11-25 FATAL:  database files are incompatible with server 2026-11-25 DETAIL:  The data directory was initialized by PostgreSQL version 16."
+	if got := l.why(); got != want {
+		t.Errorf("kept %q, want %q", got, want)
+	}
 }
