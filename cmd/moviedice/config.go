@@ -237,7 +237,13 @@ func (c *config) devSecrets() (*devSecrets, error) {
 	if err := ensureDataDir(c.Data); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+	// Written whole or not at all: a crash half way would leave a file
+	// that stops the next start.
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return nil, fmt.Errorf("write development secrets: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		return nil, fmt.Errorf("write development secrets: %w", err)
 	}
 	return d, nil
@@ -250,8 +256,18 @@ func randomKey() string {
 }
 
 // ensureDataDir creates the data folder. It is traversable (not readable) by
-// others so that the postgres system user can reach its cluster inside.
+// others so that the postgres system user can reach its cluster inside; a
+// folder that exists already only gains that, nothing of it is taken away.
 func ensureDataDir(dir string) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("data folder: %s is not a folder", dir)
+		}
+		if mode := fi.Mode().Perm(); mode&0o011 != 0o011 {
+			return os.Chmod(dir, mode|0o011)
+		}
+		return nil
+	}
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}

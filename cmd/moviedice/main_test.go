@@ -458,3 +458,41 @@ func TestBaseURL(t *testing.T) {
 		}
 	}
 }
+
+// A setting refused at start-up leaves the data folder as it was: no
+// secrets written, no permissions changed.
+func TestRefusedSettingsWriteNothing(t *testing.T) {
+	data := t.TempDir()
+	os.Chmod(data, 0o755)
+	err := run(context.Background(), nil, envFunc(map[string]string{"MOVIEDICE_DATA": data, "MOVIEDICE_MINTS_PER_MINUTE": "0"}), io.Discard, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "MOVIEDICE_MINTS_PER_MINUTE") {
+		t.Fatalf("run: %v", err)
+	}
+	if entries, _ := os.ReadDir(data); len(entries) != 0 {
+		t.Errorf("the data folder gained %v", entries)
+	}
+	if fi, _ := os.Stat(data); fi.Mode().Perm() != 0o755 {
+		t.Errorf("the data folder's mode became %v", fi.Mode().Perm())
+	}
+}
+
+func TestEnsureDataDirOnlyAddsTraversal(t *testing.T) {
+	for before, after := range map[os.FileMode]os.FileMode{0o700: 0o711, 0o755: 0o755, 0o750: 0o751} {
+		dir := filepath.Join(t.TempDir(), "data")
+		os.Mkdir(dir, before)
+		os.Chmod(dir, before)
+		if err := ensureDataDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := os.Stat(dir); fi.Mode().Perm() != after {
+			t.Errorf("%v became %v, want %v", before, fi.Mode().Perm(), after)
+		}
+	}
+	fresh := filepath.Join(t.TempDir(), "new", "data")
+	if err := ensureDataDir(fresh); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(fresh); fi.Mode().Perm() != 0o711 {
+		t.Errorf("a new data folder is %v, want 0711", fi.Mode().Perm())
+	}
+}

@@ -43,10 +43,6 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 	if err != nil {
 		return err
 	}
-	keys, err := cfg.loadSecrets()
-	if err != nil {
-		return err
-	}
 	mints, err := wholeNumberSetting("MOVIEDICE_MINTS_PER_MINUTE", cfg.MintsPerMinute)
 	if err != nil {
 		return err
@@ -60,6 +56,10 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 		return err
 	}
 	livePerDevice, err := wholeNumberSetting("MOVIEDICE_LIVE_PER_DEVICE", cfg.LivePerDevice)
+	if err != nil {
+		return err
+	}
+	keys, err := cfg.loadSecrets() // after every check: it may write the data folder
 	if err != nil {
 		return err
 	}
