@@ -125,6 +125,25 @@ func findBinDir(pgConfig, versionedGlob string) (string, error) {
 	return "", ErrNoBinaries
 }
 
+// MinMajor is the oldest PostgreSQL the migrations run on (ON DELETE SET
+// NULL of one column, security_invoker views: 15).
+const MinMajor = 15
+
+// versionMajor reads the major version from `postgres --version`
+// ("postgres (PostgreSQL) 15.18 (Ubuntu 15.18-1)"), or 0.
+func versionMajor(out string) int {
+	_, rest, ok := strings.Cut(out, ") ")
+	if !ok {
+		return 0
+	}
+	digits := strings.FieldsFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+	if len(digits) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(digits[0])
+	return n
+}
+
 func majorOf(binDir string) int {
 	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
 	return n
@@ -141,6 +160,14 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	bin, err := FindBinDir()
 	if err != nil {
 		return nil, err
+	}
+	out, err := exec.Command(filepath.Join(bin, "postgres"), "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("pgdev: %s --version: %w", filepath.Join(bin, "postgres"), err)
+	}
+	if major := versionMajor(string(out)); major < MinMajor {
+		return nil, fmt.Errorf("pgdev: PostgreSQL %d or newer is needed, and %s is %q: install a newer one (e.g. 'sudo apt-get install -y postgresql-%d')",
+			MinMajor, bin, strings.TrimSpace(string(out)), MinMajor)
 	}
 	owner, err := serverOwner()
 	if err != nil {

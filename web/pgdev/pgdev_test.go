@@ -110,3 +110,18 @@ func TestStartLogKeepsWhy(t *testing.T) {
 		t.Errorf("kept %q, want %q", got, want)
 	}
 }
+
+func TestVersionMajor(t *testing.T) {
+	for out, want := range map[string]int{
+		"postgres (PostgreSQL) 15.18 (Ubuntu 15.18-1.pgdg22.04+1)\n": 15,
+		"postgres (PostgreSQL) 16.4\n":                               16,
+		"postgres (PostgreSQL) 9.6.24\n":                             9,
+		"postgres (PostgreSQL) 17beta1\n":                            17,
+		"something else\n":                                           0,
+		"postgres (PostgreSQL) \n":                                   0,
+	} {
+		if got := versionMajor(out); got != want {
+			t.Errorf("%q: %d, want %d", out, got, want)
+		}
+	}
+}
