@@ -26,10 +26,10 @@ var (
 // parseForm reads a POSTed form (readForm), refusing oversize bodies,
 // bodies that are not a form (which Go would read as an empty one, and the
 // handler would answer "please enter a title" to a title it never saw), a
-// field sent twice, and fields that are not valid UTF-8. typed names the fields that hold what someone typed
-// (a title, a name, a code): those may hold anything, as their own checks
-// refuse bad text with a message next to the field, keeping the input. On
-// error it has answered the request.
+// field sent twice, and fields that are not valid UTF-8. typed names the
+// fields that hold what someone typed (a title, a name, a code): those may
+// hold anything, as their own checks refuse bad text with a message next
+// to the field, keeping the input. On error it has answered the request.
 func (s *Server) parseForm(w http.ResponseWriter, r *http.Request, typed ...string) bool {
 	if !s.readForm(w, r) {
 		return false

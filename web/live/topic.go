@@ -91,10 +91,11 @@ func (t *topic) hold(c *client) {
 // add subscribes c, unless an announcement ended it while its check ran
 // (a check that read the database just before the change): it stays held
 // for the announcement's own check to close. Subscribed, it gets the full
-// state, and who is here, at the next render. Who is here goes to everyone too when c is its user's first tab
-// here (the user may be new to it, or have a new name); another tab of a
-// user already here changes nothing for the others, and a list with many
-// viewers would otherwise resend it to all of them for every tab.
+// state, and who is here, at the next render. Who is here goes to
+// everyone too when c is its user's first tab here (the user may be new to
+// it, or have a new name); another tab of a user already here changes
+// nothing for the others, and a list with many viewers would otherwise
+// resend it to all of them for every tab.
 func (t *topic) add(c *client) {
 	t.mu.Lock()
 	if _, ended := t.ended[c]; ended {
