@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -473,6 +474,24 @@ func TestRefusedSettingsWriteNothing(t *testing.T) {
 	}
 	if fi, _ := os.Stat(data); fi.Mode().Perm() != 0o755 {
 		t.Errorf("the data folder's mode became %v", fi.Mode().Perm())
+	}
+}
+
+// A port in use is said at once: before the database starts, and before
+// anything is written to the data folder.
+func TestPortInUseIsSaidFirst(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	data := t.TempDir()
+	err = run(context.Background(), nil, envFunc(map[string]string{"MOVIEDICE_DATA": data, "MOVIEDICE_ADDR": taken.Addr().String()}), io.Discard, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "listen") || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("run: %v, want it to say the address is in use", err)
+	}
+	if entries, _ := os.ReadDir(data); len(entries) != 0 {
+		t.Errorf("the data folder gained %v", entries)
 	}
 }
 

@@ -59,6 +59,14 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 	if err != nil {
 		return err
 	}
+	// The address is taken first, so that a port in use is said at once,
+	// not after the database has started and the migrations have run, and
+	// before anything is written to the data folder.
+	l, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer l.Close()
 	keys, err := cfg.loadSecrets() // after every check: it may write the data folder
 	if err != nil {
 		return err
@@ -116,10 +124,6 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 		_, err := id.Reap(ctx, defaultReapAge, false)
 		return err
 	})
-	l, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	log.Info("serving MovieDice", "addr", l.Addr().String(), "base_url", base.String(), "version", version)
 	if listening != nil {
 		listening(l.Addr().String())

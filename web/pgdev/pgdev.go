@@ -103,13 +103,23 @@ func (l *startLog) why() string {
 	return strings.Join(l.lines, " ")
 }
 
+// Where the server binaries are looked for (variables for the tests).
+var (
+	pgConfig         = "pg_config"
+	versionedBinGlob = "/usr/lib/postgresql/*/bin"
+)
+
 // FindBinDir returns the folder holding initdb and postgres, preferring
 // `pg_config --bindir` and then the newest /usr/lib/postgresql/*/bin.
 func FindBinDir() (string, error) {
-	return findBinDir("pg_config", "/usr/lib/postgresql/*/bin")
+	bin, _, err := findBinDir(pgConfig, versionedBinGlob, 0)
+	return bin, err
 }
 
-func findBinDir(pgConfig, versionedGlob string) (string, error) {
+// findBinDir returns the first folder, `pgConfig --bindir` and then those
+// matching versionedGlob newest first, that holds initdb and postgres of
+// major version want (of any version when want is 0), and that version.
+func findBinDir(pgConfig, versionedGlob string, want int) (string, int, error) {
 	var candidates []string
 	if out, err := exec.Command(pgConfig, "--bindir").Output(); err == nil {
 		candidates = append(candidates, strings.TrimSpace(string(out)))
@@ -117,12 +127,43 @@ func findBinDir(pgConfig, versionedGlob string) (string, error) {
 	versioned, _ := filepath.Glob(versionedGlob)
 	sort.Slice(versioned, func(i, j int) bool { return majorOf(versioned[i]) > majorOf(versioned[j]) })
 	candidates = append(candidates, versioned...)
+	var found []string // "16 (/usr/lib/postgresql/16/bin)", for the message
 	for _, dir := range candidates {
-		if isExecutable(filepath.Join(dir, "initdb")) && isExecutable(filepath.Join(dir, "postgres")) {
-			return dir, nil
+		if !isExecutable(filepath.Join(dir, "initdb")) || !isExecutable(filepath.Join(dir, "postgres")) {
+			continue
 		}
+		out, err := exec.Command(filepath.Join(dir, "postgres"), "--version").Output()
+		if err != nil {
+			return "", 0, fmt.Errorf("pgdev: %s --version: %w", filepath.Join(dir, "postgres"), err)
+		}
+		major := versionMajor(string(out))
+		if want == 0 || major == want {
+			return dir, major, nil
+		}
+		found = append(found, fmt.Sprintf("%d (%s)", major, dir))
 	}
-	return "", ErrNoBinaries
+	if len(found) == 0 {
+		return "", 0, ErrNoBinaries
+	}
+	return "", 0, fmt.Errorf("pgdev: the cluster was made by PostgreSQL %d, whose server binaries are not installed (found %s): "+
+		"install them (e.g. 'sudo apt-get install -y postgresql-%d'), or upgrade the cluster with pg_upgrade", want, strings.Join(found, ", "), want)
+}
+
+// clusterMajor is the major version of the cluster in dir, from its
+// PG_VERSION file, or 0 when there is no cluster yet.
+func clusterMajor(dir string) (int, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "PG_VERSION"))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pgdev: %w", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("pgdev: %s holds %q, not a PostgreSQL version", filepath.Join(dir, "PG_VERSION"), bytes.TrimSpace(b))
+	}
+	return n, nil
 }
 
 // MinMajor is the oldest PostgreSQL the migrations run on (ON DELETE SET
@@ -157,17 +198,23 @@ func isExecutable(path string) bool {
 // Start initialises the cluster if needed, starts it, and waits until it
 // accepts connections. Stop it with Stop.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
-	bin, err := FindBinDir()
+	// An existing cluster runs only on the binaries of its own major
+	// version: they are chosen to match it, not merely the newest.
+	want, err := clusterMajor(opts.Dir)
 	if err != nil {
 		return nil, err
 	}
-	out, err := exec.Command(filepath.Join(bin, "postgres"), "--version").Output()
+	bin, major, err := findBinDir(pgConfig, versionedBinGlob, want)
 	if err != nil {
-		return nil, fmt.Errorf("pgdev: %s --version: %w", filepath.Join(bin, "postgres"), err)
+		return nil, err
 	}
-	if major := versionMajor(string(out)); major < MinMajor {
-		return nil, fmt.Errorf("pgdev: PostgreSQL %d or newer is needed, and %s is %q: install a newer one (e.g. 'sudo apt-get install -y postgresql-%d')",
-			MinMajor, bin, strings.TrimSpace(string(out)), MinMajor)
+	if major < MinMajor {
+		upgrade := ""
+		if want != 0 {
+			upgrade = ", and upgrade the cluster with pg_upgrade"
+		}
+		return nil, fmt.Errorf("pgdev: PostgreSQL %d or newer is needed, and %s is PostgreSQL %d: install a newer one (e.g. 'sudo apt-get install -y postgresql-%d')%s",
+			MinMajor, bin, major, MinMajor, upgrade)
 	}
 	owner, err := serverOwner()
 	if err != nil {

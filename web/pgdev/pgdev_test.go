@@ -3,6 +3,7 @@ package pgdev
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +23,7 @@ func TestFindBinDir(t *testing.T) {
 		}
 	})
 	t.Run("without binaries says how to install them, in one line", func(t *testing.T) {
-		_, err := findBinDir("/nonexistent/pg_config", "/nonexistent/*/bin")
+		_, _, err := findBinDir("/nonexistent/pg_config", "/nonexistent/*/bin", 0)
 		if !errors.Is(err, ErrNoBinaries) {
 			t.Fatalf("got %v", err)
 		}
@@ -30,6 +31,63 @@ func TestFindBinDir(t *testing.T) {
 			t.Errorf("message %q", msg)
 		}
 	})
+}
+
+// fakeBinaries makes root/{major}/bin with an initdb and a postgres that
+// only says its version, for each of majors.
+func fakeBinaries(t *testing.T, majors ...int) (glob string) {
+	t.Helper()
+	root := t.TempDir()
+	for _, m := range majors {
+		bin := filepath.Join(root, fmt.Sprint(m), "bin")
+		if err := os.MkdirAll(bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		script := fmt.Sprintf("#!/bin/sh\necho 'postgres (PostgreSQL) %d.3'\n", m)
+		for _, name := range []string{"initdb", "postgres"} {
+			if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return filepath.Join(root, "*", "bin")
+}
+
+func TestBinariesMatchTheCluster(t *testing.T) {
+	glob := fakeBinaries(t, 14, 15, 16)
+	for want, wantDir := range map[int]string{0: "16", 15: "15", 16: "16", 14: "14"} {
+		dir, major, err := findBinDir("/nonexistent/pg_config", glob, want)
+		if err != nil || filepath.Base(filepath.Dir(dir)) != wantDir || fmt.Sprint(major) != wantDir {
+			t.Errorf("want %d: %s, %d, %v; want the binaries of %s", want, dir, major, err, wantDir)
+		}
+	}
+
+	// Start, on a data folder whose cluster no installed binaries can run,
+	// says which version it needs and touches nothing.
+	defer func(c, g string) { pgConfig, versionedBinGlob = c, g }(pgConfig, versionedBinGlob)
+	pgConfig, versionedBinGlob = "/nonexistent/pg_config", glob
+	for version, says := range map[string][]string{
+		"13\n": {"made by PostgreSQL 13", "found 16 (", "15 (", "14 (", "postgresql-13", "pg_upgrade"},
+		"14\n": {"PostgreSQL 15 or newer is needed", "is PostgreSQL 14", "pg_upgrade"},
+		"x\n":  {"not a PostgreSQL version"},
+	} {
+		data := t.TempDir()
+		if err := os.WriteFile(filepath.Join(data, "PG_VERSION"), []byte(version), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Start(context.Background(), Options{Dir: data, SocketDir: t.TempDir()})
+		if err == nil {
+			t.Fatalf("PG_VERSION %q: started", version)
+		}
+		for _, s := range says {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("PG_VERSION %q: %v, want it to say %q", version, err, s)
+			}
+		}
+		if entries, _ := os.ReadDir(data); len(entries) != 1 {
+			t.Errorf("PG_VERSION %q: the data folder now holds %v", version, entries)
+		}
+	}
 }
 
 func TestClusterLifecycle(t *testing.T) {
