@@ -22,6 +22,7 @@ var errorView = map[int]views.ErrorPage{
 	http.StatusUnprocessableEntity:   {Heading: "Please check that", Message: "Something in that form needs fixing. Nothing was saved."},
 	http.StatusConflict:              {Heading: "That clashes", Message: "That clashes with something that already exists. Nothing was saved."},
 	http.StatusUpgradeRequired:       {Heading: "Not a page", Message: "This address is for the page's script, not for reading."},
+	http.StatusServiceUnavailable:    {Heading: "Back in a moment", Message: "MovieDice cannot reach its database just now. Nothing you made is lost; please try again in a moment."},
 }
 
 // signedOutView is the 404 and 401 page for a browser whose session cookie
@@ -52,8 +53,11 @@ func (s *Server) renderErrorMessage(w http.ResponseWriter, r *http.Request, stat
 	if message != "" {
 		e.Message = message
 	}
-	if status == http.StatusTooManyRequests {
+	switch status {
+	case http.StatusTooManyRequests:
 		w.Header().Set("Retry-After", "60") // the limits count per minute
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "5")
 	}
 	s.render(w, r, status, views.ErrorView(s.page(r, e.Heading), e))
 }

@@ -79,6 +79,8 @@ func (s *Server) sessions(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
+	}), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, http.StatusServiceUnavailable)
 	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {

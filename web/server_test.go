@@ -455,3 +455,39 @@ func TestServeCutsOffWhatOutlastsTheDrain(t *testing.T) {
 		t.Error("the request outlasting the drain was answered")
 	}
 }
+
+// A session that cannot be read (the database failing) gets a styled 503
+// that says to try again: the request is not served as a visitor's, the
+// cookie is not cleared, and nothing changes. Once the database answers,
+// the same cookie is the same person.
+func TestSessionUnreadableIsAStyled503(t *testing.T) {
+	a := mustApp(t)
+	alice := a.browser(t)
+	list := alice.mustStartList("Friday films")
+	b := a.secondInstance(t) // an empty session cache, as after a restart
+	alice.app = b
+	a.db.MustExec(t, "ALTER FUNCTION session_for_device(uuid) RENAME TO session_for_device_gone")
+	before := a.snapshot(t)
+	for _, send := range []func() (*http.Response, string){
+		func() (*http.Response, string) { return alice.get(list) },
+		func() (*http.Response, string) { return alice.post("/lists", "name", "Saturday films") },
+	} {
+		res, body := send()
+		mustSee(t, res, body, http.StatusServiceUnavailable, "Back in a moment", "cannot reach its database")
+		if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+			t.Errorf("%s: Content-Type %q, want a page", res.Request.URL.Path, ct)
+		}
+		if res.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: no Retry-After", res.Request.URL.Path)
+		}
+		if c := res.Header.Values("Set-Cookie"); len(c) != 0 {
+			t.Errorf("%s: sets %q, want the cookie left alone", res.Request.URL.Path, c)
+		}
+	}
+	if after := a.snapshot(t); after != before {
+		t.Errorf("the database changed: %s, was %s", after, before)
+	}
+	a.db.MustExec(t, "ALTER FUNCTION session_for_device_gone(uuid) RENAME TO session_for_device")
+	res, body := alice.get(list)
+	mustSee(t, res, body, 200, "Friday films", `id="list-rename"`) // the owner's form
+}

@@ -99,7 +99,7 @@ func (f *fixture) sessionFromCookie(t testing.TB, w *httptest.ResponseRecorder) 
 		r.AddCookie(c)
 	}
 	var sess *Session
-	f.svc.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { sess = FromContext(r.Context()) })).
+	f.svc.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { sess = FromContext(r.Context()) }), nil).
 		ServeHTTP(httptest.NewRecorder(), r)
 	if sess == nil {
 		t.Fatal("response carries no usable session cookie")
@@ -514,7 +514,7 @@ func TestCookies(t *testing.T) {
 		r.AddCookie(c)
 		rec := httptest.NewRecorder()
 		var seen *Session
-		svc.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { seen = FromContext(r.Context()) })).ServeHTTP(rec, r)
+		svc.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { seen = FromContext(r.Context()) }), nil).ServeHTTP(rec, r)
 		return seen, rec.Result().Cookies()
 	}
 	cleared := func(cs []*http.Cookie) bool { return len(cs) == 1 && cs[0].Name == cookieName && cs[0].MaxAge < 0 }

@@ -194,8 +194,10 @@ func (s *Service) clearCookie(w http.ResponseWriter) {
 // unless
 // a claim replaced that device moments ago (Replaced): then the browser
 // already holds its new cookie, which clearing would delete. A GET
-// without a cookie touches nothing.
-func (s *Service) Middleware(next http.Handler) http.Handler {
+// without a cookie touches nothing. A session that cannot be read (the
+// database unreachable) goes to unavailable instead of next: the request
+// is neither served as a visitor's nor its cookie cleared.
+func (s *Service) Middleware(next, unavailable http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := s.readCookie(r)
 		if !st.present {
@@ -211,7 +213,7 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 		if err != nil {
 			if queries.ErrorCode(err) != queries.ENOTFOUND {
 				s.log.ErrorContext(r.Context(), "load session", "err", err)
-				http.Error(w, "Service unavailable, please try again.", http.StatusServiceUnavailable)
+				unavailable.ServeHTTP(w, r)
 				return
 			}
 			if s.replacedLately(r.Context(), st.deviceID) {
