@@ -62,8 +62,9 @@ func ErrorMessage(err error) string {
 	return "Something went wrong on our side. Nothing you made is lost; please try again."
 }
 
-// Translate turns driver errors into the vocabulary: no rows is ENOTFOUND,
-// a unique violation ECONFLICT. Anything else passes through unchanged.
+// Translate turns driver errors into the vocabulary: no rows (or a
+// function's no_data_found) is ENOTFOUND, a unique violation ECONFLICT.
+// Anything else passes through unchanged.
 func Translate(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return &Error{Code: ENOTFOUND, Message: "Not found."}
@@ -71,6 +72,9 @@ func Translate(err error) error {
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) && pg.Code == "23505" {
 		return &Error{Code: ECONFLICT, Message: "That already exists."}
+	}
+	if errors.As(err, &pg) && pg.Code == "P0002" { // no_data_found, raised by a function (join_by_invite)
+		return &Error{Code: ENOTFOUND, Message: "Not found."}
 	}
 	return err
 }

@@ -48,7 +48,8 @@ SELECT l.id, l.name, invite_member_count(@token::text) AS members FROM list_by_i
 
 -- name: JoinByInvite :one
 -- Adds the acting user (app.user_id) to the token's list; joining twice is
--- a no-op. NULL when no list has the token.
+-- a no-op. NULL when no list has the token; an error (no_data_found) when
+-- the token changed while the join waited (migrations/00011).
 SELECT join_by_invite(@token::text)::uuid AS list_id;
 
 -- name: IsListMember :one

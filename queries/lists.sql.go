@@ -346,7 +346,8 @@ SELECT join_by_invite($1::text)::uuid AS list_id
 `
 
 // Adds the acting user (app.user_id) to the token's list; joining twice is
-// a no-op. NULL when no list has the token.
+// a no-op. NULL when no list has the token; an error (no_data_found) when
+// the token changed while the join waited (migrations/00011).
 func (q *Queries) JoinByInvite(ctx context.Context, token string) (uuid.UUID, error) {
 	row := q.db.QueryRow(ctx, joinByInvite, token)
 	var list_id uuid.UUID

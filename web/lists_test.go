@@ -551,6 +551,79 @@ func TestHandOverRaces(t *testing.T) {
 	}
 }
 
+// A member who, with the link they had, joins again while the owner's
+// removal of them is being written (a removal rotates the link) is not
+// back on the list: their join waits for the removal, then finds the link
+// changed, and undoes itself. The database holds to that by itself too,
+// for a caller that does not look at what joining answered.
+func TestRejoinRacingRemoval(t *testing.T) {
+	a := mustApp(t)
+	o, m := a.browser(t), a.browser(t)
+	super := a.db.Super(t)
+	ctx := context.Background()
+	for _, via := range []string{"http", "sql"} {
+		list := o.mustStartList("Movie club")
+		listID := uuid.MustParse(strings.TrimPrefix(list, "/l/"))
+		var token string
+		var ownerID uuid.UUID
+		super.QueryRow(ctx, "SELECT invite_token, owner_id FROM lists WHERE id = $1", listID).Scan(&token, &ownerID)
+		res, _ := m.post("/join/" + token)
+		mustRedirect(t, res, list)
+		var memberID uuid.UUID
+		super.QueryRow(ctx, "SELECT user_id FROM list_members WHERE list_id = $1 AND user_id <> $2", listID, ownerID).Scan(&memberID)
+
+		// The owner's removal, as removeMember writes it, held before commit.
+		removed, release, ownerDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() {
+			ownerDone <- queries.InTxAsUser(ctx, a.db.Pool(t), ownerID, func(q *queries.Queries) error {
+				if _, err := q.RemoveMemberForOwner(ctx, queries.RemoveMemberForOwnerParams{ListID: listID, OwnerID: ownerID, MemberID: memberID}); err != nil {
+					return err
+				}
+				if _, err := q.RotateInviteForOwner(ctx, queries.RotateInviteForOwnerParams{ID: listID, OwnerID: ownerID, InviteToken: "rotated-while-joining-" + via}); err != nil {
+					return err
+				}
+				close(removed)
+				<-release
+				return nil
+			})
+		}()
+		<-removed
+		joined := make(chan string, 1)
+		go func() {
+			if via == "http" {
+				res, _ := m.post("/join/" + token)
+				joined <- fmt.Sprint(res.StatusCode)
+				return
+			}
+			err := queries.InTxAsUser(ctx, a.db.Pool(t), memberID, func(q *queries.Queries) error {
+				_, err := q.JoinByInvite(ctx, token)
+				return err
+			})
+			joined <- fmt.Sprint(queries.ErrorCode(queries.Translate(err)))
+		}()
+		waiting := func() bool {
+			return a.db.MustCount(t, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%join_by_invite%'") > 0
+		}
+		for deadline := time.Now().Add(10 * time.Second); !waiting(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				close(release)
+				t.Fatalf("%s: the join never waited for the removal", via)
+			}
+		}
+		close(release)
+		if err := <-ownerDone; err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"http": "404", "sql": queries.ENOTFOUND}[via]
+		if got := <-joined; got != want {
+			t.Errorf("%s: the join answered %s, want %s", via, got, want)
+		}
+		if n := a.db.MustCount(t, "SELECT count(*) FROM list_members WHERE list_id = $1 AND user_id = $2", listID, memberID); n != 0 {
+			t.Errorf("%s: the removed member is back on the list with the old link", via)
+		}
+	}
+}
+
 func TestFilmsAndValidation(t *testing.T) {
 	a := mustAppWith(t, unlimited)
 	w := a.mustSweepWorld(t)

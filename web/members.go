@@ -68,6 +68,9 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 		var err error
 		listID, err = q.JoinByInvite(ctx, token)
 		if err != nil {
+			return queries.Translate(err) // rotated while joining: not found, the join undone
+		}
+		if listID == uuid.Nil {
 			return errNotFound // rotated meanwhile: the join function found no list
 		}
 		return nil
