@@ -17,6 +17,9 @@ import (
 // migrations) is a member of it, and every pooled connection switches to it.
 const AppRole = "moviedice_app"
 
+// SystemRole is the role of identity's cross-user work (InSystemTx).
+const SystemRole = "moviedice_system"
+
 // OpenPool connects to url and makes every connection act as AppRole.
 func OpenPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)

@@ -113,6 +113,11 @@ func run(duration time.Duration, rounds, conns, poolSize, films, members int, cp
 		return err
 	}
 	db.Close()
+	// The server connects as moviedice serve's does: a login role of its
+	// own, a member of the app's and the system's roles.
+	if dbURL, err = cluster.EnsureLoginRole(ctx, "moviedice_web", "moviedice", queries.AppRole, queries.SystemRole); err != nil {
+		return err
+	}
 
 	poolURL := dbURL
 	if poolSize > 0 {
@@ -444,12 +449,12 @@ func pgbench(ctx context.Context, cluster *pgdev.Cluster, dir string, conns int,
 	if err != nil {
 		return 0, 0, err
 	}
-	dsn := cluster.DSN("moviedice", "moviedice")
+	dsn := cluster.DSN("moviedice_web", "moviedice")
 	host := regexp.MustCompile(`host=(\S+)`).FindStringSubmatch(dsn)[1]
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "pgbench"), "-n", "-M", "prepared", "-c", fmt.Sprint(conns), "-j", "2",
 		"-T", fmt.Sprint(int(d.Seconds())), "-D", "device="+device, "-D", "user="+user, "-D", "list="+list,
 		"-D", "with_members=true", "-D", "with_movies=true", "-D", "with_rolls=true",
-		"-f", path, "-h", host, "-U", "moviedice", "moviedice")
+		"-f", path, "-h", host, "-U", "moviedice_web", "moviedice")
 	cmd.Env = append(os.Environ(), "PGOPTIONS=-c role=moviedice_app")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,6 +200,42 @@ func TestServeOnEmbeddedPostgres(t *testing.T) {
 	if _, body := get(t, a.url+"/"); !strings.Contains(body, "<strong>1</strong> list<") {
 		t.Errorf("page does not show the list stored in the embedded database")
 	}
+	t.Run("serving connects as a role that cannot become the tables' owner", func(t *testing.T) {
+		super, err := pgx.Connect(ctx, "host="+data+"/pg-run user=postgres dbname=moviedice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer super.Close(ctx)
+		rows, _ := super.Query(ctx, `SELECT DISTINCT usename::text FROM pg_stat_activity
+			WHERE datname = 'moviedice' AND backend_type = 'client backend' AND pid <> pg_backend_pid()`)
+		users, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || !slices.Equal(users, []string{webRole}) {
+			t.Errorf("the server's connections log in as %v (%v), want only %s", users, err, webRole)
+		}
+		web, err := pgx.Connect(ctx, "host="+data+"/pg-run user="+webRole+" dbname=moviedice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer web.Close(ctx)
+		for _, sql := range []string{
+			"SELECT count(*) FROM lists", // its own rights: none
+			"SET ROLE moviedice",         // the owner
+			"GRANT pg_execute_server_program TO CURRENT_USER",
+			"CREATE TABLE escape (x int)",
+			"ALTER TABLE lists DISABLE ROW LEVEL SECURITY",
+		} {
+			if _, err := web.Exec(ctx, sql); err == nil {
+				t.Errorf("%s: allowed", sql)
+			}
+		}
+		var n int
+		if _, err := web.Exec(ctx, "SET ROLE moviedice_app"); err != nil {
+			t.Fatal(err)
+		}
+		if err := web.QueryRow(ctx, "SELECT count(*) FROM lists").Scan(&n); err != nil || n != 0 {
+			t.Errorf("as moviedice_app acting for no one: %d lists, %v; want 0 (row-level security)", n, err)
+		}
+	})
 	secrets, err := os.ReadFile(filepath.Join(data, "secrets.json"))
 	if err != nil {
 		t.Fatalf("development secrets not kept: %v", err)

@@ -86,7 +86,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 		case <-ctx.Done():
 		}
 	}()
-	pool, err := queries.OpenPool(ctx, db.url)
+	pool, err := queries.OpenPool(ctx, db.serveURL)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Config{BaseURL: base, Pool: pool, Log: log, Registry: registry, Identity: id, LiveDatabaseURL: db.url, LiveMaxConns: liveMax, LivePerDevice: livePerDevice})
+	srv, err := web.New(web.Config{BaseURL: base, Pool: pool, Log: log, Registry: registry, Identity: id, LiveDatabaseURL: db.serveURL, LiveMaxConns: liveMax, LivePerDevice: livePerDevice})
 	if err != nil {
 		return err
 	}
@@ -140,18 +140,29 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, listening func(st
 	return nil
 }
 
+// webRole is the embedded cluster's login role for serving: a member of
+// the app's and the system's roles, and nothing else (see
+// pgdev.EnsureLoginRole).
+const webRole = "moviedice_web"
+
 // dbHandle is the database serve uses, and how to let go of it.
 type dbHandle struct {
-	url    string
-	stop   func()
-	exited <-chan struct{} // closed if an embedded server exits; nil otherwise
+	url string // the migrating role's: the tables' owner
+	// serveURL is what serving connects with. In the embedded cluster a
+	// login role of its own (webRole), which cannot become the owner, so a
+	// pooled connection that leaves its role can neither change the schema
+	// nor lift row-level security; with DATABASE_URL, that address.
+	serveURL string
+	cluster  *pgdev.Cluster // the embedded cluster, or nil
+	stop     func()
+	exited   <-chan struct{} // closed if an embedded server exits; nil otherwise
 }
 
 // database returns DATABASE_URL, or else starts the embedded cluster and
 // returns its database.
 func database(ctx context.Context, cfg *config, log *slog.Logger) (*dbHandle, error) {
 	if cfg.DatabaseURL != "" {
-		return &dbHandle{url: cfg.DatabaseURL, stop: func() {}}, nil
+		return &dbHandle{url: cfg.DatabaseURL, serveURL: cfg.DatabaseURL, stop: func() {}}, nil
 	}
 	data, err := filepath.Abs(cfg.Data)
 	if err != nil {
@@ -182,11 +193,12 @@ func database(ctx context.Context, cfg *config, log *slog.Logger) (*dbHandle, er
 		stop()
 		return nil, err
 	}
-	return &dbHandle{url: url, stop: stop, exited: cluster.Exited()}, nil
+	return &dbHandle{url: url, cluster: cluster, stop: stop, exited: cluster.Exited()}, nil
 }
 
 // migratedDatabase is database with every pending migration applied, as the
-// connecting (owning) role.
+// connecting (owning) role, and in the embedded cluster the login role
+// for serving in place (the roles it joins are the migrations').
 func migratedDatabase(ctx context.Context, cfg *config, log *slog.Logger) (*dbHandle, error) {
 	h, err := database(ctx, cfg, log)
 	if err != nil {
@@ -200,6 +212,12 @@ func migratedDatabase(ctx context.Context, cfg *config, log *slog.Logger) (*dbHa
 	if err != nil {
 		h.stop()
 		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if h.cluster != nil {
+		if h.serveURL, err = h.cluster.EnsureLoginRole(ctx, webRole, "moviedice", queries.AppRole, queries.SystemRole); err != nil {
+			h.stop()
+			return nil, err
+		}
 	}
 	return h, nil
 }

@@ -387,6 +387,39 @@ func (c *Cluster) EnsureDatabase(ctx context.Context, name, owner string) (strin
 	return c.DSN(owner, name), nil
 }
 
+// EnsureLoginRole makes role a login role with no rights of its own:
+// not a superuser, creating neither roles nor databases, without
+// BYPASSRLS, owning nothing, and NOINHERIT, so that it has none of the
+// rights of the roles in memberOf until it sets one of them (SET ROLE).
+// It returns the address that logs in as role to database. A session of
+// it that resets its role is role itself, with nothing to use: not the
+// owner of the tables, as a session of the migrating role would be.
+func (c *Cluster) EnsureLoginRole(ctx context.Context, role, database string, memberOf ...string) (string, error) {
+	conn, err := pgx.Connect(ctx, c.DSN(Superuser, "postgres"))
+	if err != nil {
+		return "", fmt.Errorf("pgdev: connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	ident := pgx.Identifier{role}.Sanitize()
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", role).Scan(&exists); err != nil {
+		return "", fmt.Errorf("pgdev: role lookup: %w", err)
+	}
+	verb := "CREATE"
+	if exists {
+		verb = "ALTER"
+	}
+	if _, err := conn.Exec(ctx, verb+" ROLE "+ident+" LOGIN NOINHERIT NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS NOREPLICATION"); err != nil {
+		return "", fmt.Errorf("pgdev: %s role %s: %w", strings.ToLower(verb), role, err)
+	}
+	for _, group := range memberOf {
+		if _, err := conn.Exec(ctx, "GRANT "+pgx.Identifier{group}.Sanitize()+" TO "+ident); err != nil {
+			return "", fmt.Errorf("pgdev: grant %s to %s: %w", group, role, err)
+		}
+	}
+	return c.DSN(role, database), nil
+}
+
 // osUser is who the server runs as: ourselves, or the postgres system user
 // when we are root (initdb and postgres refuse to run as root).
 type osUser struct {
