@@ -361,16 +361,12 @@ func (c *Cluster) Stop() error {
 // the migrations can make the app role) and the database name owned by it,
 // unless they exist. It returns owner's connection string for the database.
 func (c *Cluster) EnsureDatabase(ctx context.Context, name, owner string) (string, error) {
-	conn, err := pgx.Connect(ctx, c.DSN(Superuser, "postgres"))
+	conn, exists, err := c.superuserAsking(ctx, owner)
 	if err != nil {
-		return "", fmt.Errorf("pgdev: connect: %w", err)
+		return "", err
 	}
 	defer conn.Close(ctx)
 	ident := pgx.Identifier{owner}.Sanitize()
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", owner).Scan(&exists); err != nil {
-		return "", fmt.Errorf("pgdev: role lookup: %w", err)
-	}
 	if !exists {
 		if _, err := conn.Exec(ctx, "CREATE ROLE "+ident+" LOGIN CREATEROLE"); err != nil {
 			return "", fmt.Errorf("pgdev: create role: %w", err)
@@ -395,16 +391,12 @@ func (c *Cluster) EnsureDatabase(ctx context.Context, name, owner string) (strin
 // it that resets its role is role itself, with nothing to use: not the
 // owner of the tables, as a session of the migrating role would be.
 func (c *Cluster) EnsureLoginRole(ctx context.Context, role, database string, memberOf ...string) (string, error) {
-	conn, err := pgx.Connect(ctx, c.DSN(Superuser, "postgres"))
+	conn, exists, err := c.superuserAsking(ctx, role)
 	if err != nil {
-		return "", fmt.Errorf("pgdev: connect: %w", err)
+		return "", err
 	}
 	defer conn.Close(ctx)
 	ident := pgx.Identifier{role}.Sanitize()
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", role).Scan(&exists); err != nil {
-		return "", fmt.Errorf("pgdev: role lookup: %w", err)
-	}
 	verb := "CREATE"
 	if exists {
 		verb = "ALTER"
@@ -418,6 +410,20 @@ func (c *Cluster) EnsureLoginRole(ctx context.Context, role, database string, me
 		}
 	}
 	return c.DSN(role, database), nil
+}
+
+// superuserAsking connects as the superuser and says whether role exists.
+func (c *Cluster) superuserAsking(ctx context.Context, role string) (*pgx.Conn, bool, error) {
+	conn, err := pgx.Connect(ctx, c.DSN(Superuser, "postgres"))
+	if err != nil {
+		return nil, false, fmt.Errorf("pgdev: connect: %w", err)
+	}
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", role).Scan(&exists); err != nil {
+		conn.Close(ctx)
+		return nil, false, fmt.Errorf("pgdev: role lookup: %w", err)
+	}
+	return conn, exists, nil
 }
 
 // osUser is who the server runs as: ourselves, or the postgres system user
