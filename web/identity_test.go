@@ -427,6 +427,9 @@ func TestIdentityBadInput(t *testing.T) {
 		{"letter U", "code=" + url.QueryEscape("U"+code[1:]), 422, "24 letters and digits"},
 		{"HTML", "code=" + url.QueryEscape("<script>alert(1)</script>"), 422, "&lt;script&gt;"},
 		{"wrong code", "code=" + url.QueryEscape("0000-0000-0000-0000-0000-0000"), 422, "does not match any account"},
+		// The lookup half right, the secret half wrong: found, then refused
+		// by argon2id.
+		{"right selector, wrong secret", "code=" + url.QueryEscape(code[:15]+"0000-0000-0000"), 422, "does not match any account"},
 		{"invalid UTF-8", "code=%ff%fe", 422, "24 letters and digits"},
 		{"invalid UTF-8 in another field", "code=ABCD&next=%ff", 400, "not text"},
 		{"oversize body", "code=" + strings.Repeat("A", 70<<10), 413, "far larger"},

@@ -419,6 +419,16 @@ func TestMembership(t *testing.T) {
 	w := a.mustSweepWorld(t)
 	list := "/l/" + w.list
 
+	t.Run("only the owner is asked to confirm deleting the list", func(t *testing.T) {
+		res, body := w.o.post(list + "/delete")
+		mustSee(t, res, body, 200, "Delete")
+		before := a.snapshot(t)
+		res, body = w.m.post(list + "/delete")
+		mustSee(t, res, body, http.StatusNotFound, "Page not found")
+		if a.snapshot(t) != before {
+			t.Errorf("a member's delete request changed the database")
+		}
+	})
 	t.Run("the owner cannot leave", func(t *testing.T) {
 		res, body := w.o.post(list + "/leave")
 		mustSee(t, res, body, http.StatusConflict, "Make another member its owner first")
@@ -660,6 +670,15 @@ func TestFilmsAndValidation(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the first and last years allowed are taken", func(t *testing.T) {
+		for _, year := range []string{"1870", next} {
+			res, _ := w.m.post(list+"/movies", "title", "Edge of years", "year", year)
+			mustRedirect(t, res, list)
+			if n := a.db.MustCount(t, "SELECT count(*) FROM movies WHERE list_id = $1 AND title = 'Edge of years' AND year = $2", w.list, year); n != 1 {
+				t.Errorf("year %s: %d films stored", year, n)
+			}
+		}
+	})
 	t.Run("same title, other year, is another film", func(t *testing.T) {
 		res, _ := w.m.post(list+"/movies", "title", "Alien", "year", "1980")
 		mustRedirect(t, res, list)
