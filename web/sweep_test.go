@@ -57,6 +57,9 @@ func (a *testApp) mustSweepWorld(t *testing.T) *sweepWorld {
 	return w
 }
 
+// rlsTables are the tables with row-level security on the lists' data.
+var rlsTables = []string{"lists", "list_members", "movies", "rolls"}
+
 type idKind int
 
 const (
@@ -204,6 +207,27 @@ var unlimited = identity.Config{MintsPerMinute: 1_000_000, ClaimsPerMinute: 1_00
 
 func TestIDORSweep(t *testing.T) {
 	a := mustAppWith(t, unlimited)
+	a.sweep(t)
+}
+
+// The SQL filters alone must hold: the same sweep on a database whose list
+// tables have row-level security turned off, so that a query missing its
+// owner or membership filter is caught here rather than hidden by the
+// policies behind it.
+func TestIDORSweepWithoutRowLevelSecurity(t *testing.T) {
+	a := mustAppWith(t, unlimited)
+	for _, table := range rlsTables {
+		a.db.MustExec(t, "ALTER TABLE "+table+" NO FORCE ROW LEVEL SECURITY")
+		a.db.MustExec(t, "ALTER TABLE "+table+" DISABLE ROW LEVEL SECURITY")
+	}
+	if n := a.db.MustCount(t, `SELECT count(*) FROM pg_class WHERE relname = ANY($1) AND (relrowsecurity OR relforcerowsecurity)`, rlsTables); n != 0 {
+		t.Fatalf("%d list tables still have row-level security", n)
+	}
+	a.sweep(t)
+}
+
+// sweep runs every route of the table for every actor and kind of id.
+func (a *testApp) sweep(t *testing.T) {
 	table := a.sweepTable()
 
 	t.Run("the sweep covers exactly the route table", func(t *testing.T) {

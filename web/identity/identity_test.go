@@ -661,6 +661,49 @@ func TestConfirmationsAreSingleUseAndCurrent(t *testing.T) {
 			t.Errorf("%d devices, want the account's own and one new", n)
 		}
 	})
+	t.Run("a preview confirms only from the device that saw it, and only until it expires", func(t *testing.T) {
+		f := mustFixture(t)
+		_, code := f.mustAccount(t)
+		a := f.mustGuest(t)
+		res := f.mustPreview(t, a, code)
+		// The guest's user on another device (its code pasted there).
+		other := *a
+		f.db.Super(t).QueryRow(context.Background(), "INSERT INTO devices (user_id) VALUES ($1) RETURNING id", a.UserID).Scan(&other.DeviceID)
+		// The same token sealed again with its expiry in the past, and
+		// again unchanged: sealing it again is not what refuses it.
+		reseal := func(expires time.Time) string {
+			var tok claimToken
+			if err := securecookie.DecodeMulti("claim", res.Token, &tok, f.svc.store.Codecs...); err != nil {
+				t.Fatal(err)
+			}
+			tok.Expires = expires.Unix()
+			s, err := securecookie.EncodeMulti("claim", tok, f.svc.store.Codecs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		before := f.ownedBy(t, a.UserID)
+		for _, c := range []struct {
+			name  string
+			sess  *Session
+			token string
+		}{
+			{"another device of the same user", &other, res.Token},
+			{"an expired token", a, reseal(time.Now().Add(-time.Second))},
+		} {
+			if _, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(c.sess), c.token); err != errStaleToken {
+				t.Errorf("%s: %v, want the token refused", c.name, err)
+			}
+		}
+		if f.ownedBy(t, a.UserID) != before || f.count(t, "SELECT count(*) FROM merges") != 0 ||
+			f.count(t, "SELECT count(*) FROM devices WHERE user_id = $1", a.UserID) != 2 {
+			t.Fatal("a refused confirmation changed something")
+		}
+		if outcome, err := f.svc.ConfirmClaim(httptest.NewRecorder(), request(a), reseal(time.Now().Add(time.Minute))); outcome != Merged || err != nil {
+			t.Errorf("the token, resealed unexpired, from its own device: %v %v, want merged", outcome, err)
+		}
+	})
 	t.Run("a code replaced after the preview confirms nothing", func(t *testing.T) {
 		f := mustFixture(t)
 		b, code := f.mustAccount(t)
