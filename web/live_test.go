@@ -205,6 +205,13 @@ func TestLiveList(t *testing.T) {
 			if err == nil || res == nil || res.StatusCode != http.StatusForbidden {
 				t.Errorf("origin %s: err %v, response %v", origin, err, res)
 			}
+			// The refusal is the app's page, not the websocket library's
+			// plain-text one, which would refuse some of these too.
+			req, _ := http.NewRequest("GET", a.URL+list+"/live", nil)
+			req.Header = upgradeHeader()
+			req.Header.Set("Origin", origin)
+			res, body := w.m.do(req)
+			mustSee(t, res, body, http.StatusForbidden, "can only be opened from the list&#39;s own page")
 		}
 	})
 	t.Run("a member opening the live address as a page gets a page saying what it is", func(t *testing.T) {
@@ -448,6 +455,37 @@ func TestLiveLimits(t *testing.T) {
 	}
 	for _, ws := range open {
 		ws.next() // the list's state, not a close
+	}
+
+	// Upgrades that fail after the hub counted them (no key: the
+	// websocket library answers 400) give their places back.
+	d := a.browser(t)
+	list = d.mustStartList("Broken upgrades")
+	before := a.srv.Hub().Conns()
+	for range 10 {
+		req, _ := http.NewRequest("GET", a.URL+list+"/live", nil)
+		req.Header = upgradeHeader()
+		req.Header.Del("Sec-WebSocket-Key")
+		if res, _ := d.do(req); res.StatusCode != http.StatusBadRequest {
+			t.Fatalf("upgrade without a key: %d, want 400", res.StatusCode)
+		}
+	}
+	if n := a.srv.Hub().Conns(); n != before {
+		t.Errorf("%d live connections after failed upgrades, want %d", n, before)
+	}
+	for range 8 {
+		d.mustDialLive(list).next()
+	}
+}
+
+// upgradeHeader is a browser's request to open a websocket from the app's
+// own pages (cookies come from the browser's jar).
+func upgradeHeader() http.Header {
+	return http.Header{
+		"Upgrade":               {"websocket"},
+		"Connection":            {"Upgrade"},
+		"Sec-Websocket-Key":     {"dGhlIHNhbXBsZSBub25jZQ=="},
+		"Sec-Websocket-Version": {"13"},
 	}
 }
 

@@ -134,9 +134,42 @@ func TestPresenceFadesWhenAnInstanceDies(t *testing.T) {
 	if p.record(presenceMsg{Instance: "a", List: list, Users: []uuid.UUID{u1}}, t0.Add(presenceTTL+2*time.Second)) {
 		t.Error("a heartbeat with the same viewers is no change")
 	}
-	payload, _ := json.Marshal(presenceMsg{Instance: uuid.NewString(), List: list, Users: make([]uuid.UUID, maxPresenceIDs)})
-	if len(payload) > 7000 {
-		t.Errorf("a full announcement is %d bytes, too close to NOTIFY's 8000", len(payload))
+	// An instance that stopped announcing is out of the list from the
+	// moment its last announcement expires, before expire() runs.
+	p.record(presenceMsg{Instance: "c", List: list, Users: []uuid.UUID{u2}}, t0.Add(presenceTTL+2*time.Second))
+	if got := p.viewers(list, t0.Add(2*presenceTTL+2*time.Second)); slices.Contains(got, u2) {
+		t.Errorf("an expired announcement still lists its viewer: %v", got)
+	}
+}
+
+// A list with more viewers than one announcement may name announces the
+// first maxPresenceIDs of them, in a payload NOTIFY takes (under 8000
+// bytes).
+func TestPresenceAnnouncementFitsANotify(t *testing.T) {
+	list := uuid.New()
+	var payloads []string
+	h := New(Config{
+		Render: renderList,
+		Notify: func(_ context.Context, _, payload string) error {
+			payloads = append(payloads, payload)
+			return nil
+		},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	for range maxPresenceIDs + 100 {
+		subscribe(t, h, list, uuid.New())
+	}
+	h.announce(context.Background(), list)
+	if len(payloads) != 1 {
+		t.Fatalf("%d announcements, want 1", len(payloads))
+	}
+	var m presenceMsg
+	if err := json.Unmarshal([]byte(payloads[0]), &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Users) != maxPresenceIDs || len(payloads[0]) >= 8000 || m.List != list {
+		t.Errorf("announced %d viewers of list %s in %d bytes; want %d of %s, under 8000 bytes",
+			len(m.Users), m.List, len(payloads[0]), maxPresenceIDs, list)
 	}
 }
 
@@ -284,9 +317,7 @@ func TestSubscriberTheRendererCannotFindIsClosed(t *testing.T) {
 func TestJoinerIsCheckedAgainOnceRegistered(t *testing.T) {
 	list := uuid.New()
 	h := New(Config{
-		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
-			return []byte("list"), 1, true, nil
-		},
+		Render:         renderList,
 		RenderPresence: func(context.Context, uuid.UUID, []uuid.UUID) ([]byte, error) { return []byte("who"), nil },
 		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -326,12 +357,7 @@ func TestJoinerIsCheckedAgainOnceRegistered(t *testing.T) {
 // check runs.
 func TestEndingAnnouncementsAreCheckedForTheCloseCode(t *testing.T) {
 	list := uuid.New()
-	h := New(Config{
-		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
-			return []byte("list"), 1, true, nil
-		},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	h := listHub()
 	other := subscribe(t, h, list, uuid.New())
 	other.next(t)
 	announcements := map[string]func(s Subscriber){
@@ -369,7 +395,11 @@ func TestEndingAnnouncementsAreCheckedForTheCloseCode(t *testing.T) {
 			if got := other.next(t); got != "list" { // the change went out
 				t.Fatalf("the other member got %q", got)
 			}
-			verdict <- tc.verdict
+			select {
+			case verdict <- tc.verdict:
+			case <-time.After(2 * time.Second):
+				t.Fatal("the announcement was not checked")
+			}
 			if code, before := tab.closedWith(t); code != tc.want || len(before) > 0 {
 				t.Errorf("closed with %d after %q, want %d after nothing", code, before, tc.want)
 			}
@@ -381,23 +411,8 @@ func TestEndingAnnouncementsAreCheckedForTheCloseCode(t *testing.T) {
 // it, though it is not subscribed yet; it is sent nothing.
 func TestRemovalDuringTheJoinersCheckClosesIt(t *testing.T) {
 	list, user := uuid.New(), uuid.New()
-	h := New(Config{
-		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
-			return []byte("list"), 1, true, nil
-		},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	checking, release := make(chan struct{}), make(chan struct{})
-	joined := make(chan *recorder)
-	go func() {
-		var once sync.Once
-		joined <- subscribeChecked(t, h, Subscriber{List: list, Device: uuid.New(), User: user}, func(context.Context, Subscriber) error {
-			once.Do(func() { close(checking) })
-			<-release // it read the membership before the removal
-			return nil
-		})
-	}()
-	<-checking
+	h := listHub()
+	release, joined := joinHeld(t, h, list, user, nil) // its check read the membership before the removal
 	h.dispatch(Event{List: list, Kind: "list_members.delete", Row: user.String()})
 	close(release)
 	code, before := (<-joined).closedWith(t)
@@ -412,38 +427,146 @@ func TestRemovalDuringTheJoinersCheckClosesIt(t *testing.T) {
 // closed.
 func TestRemovalAnnouncedDuringTheJoinersCheckSendsItNothing(t *testing.T) {
 	list, user := uuid.New(), uuid.New()
-	h := New(Config{
-		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
-			return []byte("list"), 1, true, nil
-		},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	h := listHub()
 	witness := subscribe(t, h, list, uuid.New())
 	witness.next(t)
-	checking, release, announced := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	var calls atomic.Int32
-	joined := make(chan *recorder)
-	go func() {
-		joined <- subscribeChecked(t, h, Subscriber{List: list, Device: uuid.New(), User: user}, func(context.Context, Subscriber) error {
-			if calls.Add(1) == 1 { // the join's: it read the membership before the removal
-				close(checking)
-				<-release
-				return nil
-			}
-			<-announced // the announcement's, slow
-			return nil
-		})
-	}()
-	<-checking
+	announced := make(chan struct{})
+	// The join's check read the membership before the removal; the
+	// announcement's is slow.
+	release, joined := joinHeld(t, h, list, user, func(context.Context, Subscriber) error { <-announced; return nil })
 	h.dispatch(Event{List: list, Kind: "list_members.delete", Row: user.String()})
 	close(release)
 	gone := <-joined // its check passed
+	if slices.ContainsFunc(topicClients(h, list, false), func(c *client) bool { return c.User == user }) {
+		t.Fatal("the joiner was subscribed though its removal was announced during its check")
+	}
 	h.dispatch(Event{List: list, Kind: "movies.insert", Row: uuid.NewString()})
 	witness.next(t) // the change went out
 	close(announced)
 	if code, before := gone.closedWith(t); code != StatusRemoved || len(before) > 0 {
 		t.Errorf("closed with %d after %q, want %d after nothing", code, before, StatusRemoved)
 	}
+}
+
+// A list's last tab leaving while another tab's check is under way does
+// not stop the list's topic: the joiner, once checked, gets the list and
+// its changes, not a connection nothing ever reaches.
+func TestJoinerKeepsTheListWhenTheLastTabLeaves(t *testing.T) {
+	list := uuid.New()
+	h := listHub()
+	srv := serveLive(t, h, list)
+	last := dialLive(t, srv)
+	if _, m, err := last.Read(context.Background()); err != nil || string(m) != "list" {
+		t.Fatalf("first tab: %q %v", m, err)
+	}
+	release, joined := joinHeld(t, h, list, uuid.New(), nil)
+	last.Close(websocket.StatusNormalClosure, "")
+	waitForConns(t, h, 1) // only the joiner, still being checked
+	close(release)
+	joiner := <-joined
+	if got := joiner.next(t); got != "list" {
+		t.Fatalf("the joiner got %q, want the list", got)
+	}
+	h.dispatch(Event{List: list, Kind: "movies.insert", Row: uuid.NewString()})
+	if got := joiner.next(t); got != "list" {
+		t.Fatalf("the joiner got %q after a change, want the list", got)
+	}
+}
+
+// Browsers send nothing on a live connection; one that does is closed as
+// a policy violation and no longer counted, so it cannot keep a place
+// without a reader.
+func TestPeerThatSendsIsClosed(t *testing.T) {
+	list := uuid.New()
+	h := listHub()
+	c := dialLive(t, serveLive(t, h, list))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, _, err := c.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(ctx, websocket.MessageText, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, _, err := c.Read(ctx); err != nil {
+			if code := websocket.CloseStatus(err); code != websocket.StatusPolicyViolation {
+				t.Errorf("closed with %d (%v), want %d", code, err, websocket.StatusPolicyViolation)
+			}
+			break
+		}
+	}
+	waitForConns(t, h, 0)
+}
+
+// A joiner whose check read the membership before a removal made while
+// the feed was down (so never announced) is checked again by the resync
+// that follows the feed's return, though it is not subscribed yet, and
+// closed as removed; it is sent nothing.
+func TestResyncChecksAJoinerStillBeingChecked(t *testing.T) {
+	list, user := uuid.New(), uuid.New()
+	h := listHub()
+	witness := subscribe(t, h, list, uuid.New())
+	witness.next(t)
+	// The join's check read the membership before the removal; the
+	// resync's finds it gone.
+	release, joined := joinHeld(t, h, list, user, func(context.Context, Subscriber) error { return ErrRemoved })
+	h.resyncAll()
+	// The resync's check has closed the joiner before the join's passes.
+	deadline := time.Now().Add(2 * time.Second)
+	for !slices.ContainsFunc(topicClients(h, list, true), func(c *client) bool { return c.User == user && c.isClosing() }) {
+		if time.Now().After(deadline) {
+			t.Fatal("the resync did not close the joiner")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if code, before := (<-joined).closedWith(t); code != StatusRemoved || len(before) > 0 {
+		t.Errorf("closed with %d after %q, want %d after nothing", code, before, StatusRemoved)
+	}
+	if witness.next(t) != "list" { // the resync's full state
+		t.Error("the member still on the list got no resync")
+	}
+}
+
+// joinHeld starts joining a recorded connection of user to list on h, and
+// returns once the join's check has begun. That check passes when release
+// is closed; later checks (an announcement's, a resync's) answer with
+// later, or if it is nil pass too once release is closed. The connection
+// comes on joined when the join returns.
+func joinHeld(t *testing.T, h *Hub, list, user uuid.UUID, later Check) (release chan struct{}, joined chan *recorder) {
+	checking := make(chan struct{})
+	release, joined = make(chan struct{}), make(chan *recorder, 1)
+	var calls atomic.Int32
+	go func() {
+		joined <- subscribeChecked(t, h, Subscriber{List: list, Device: uuid.New(), User: user}, func(ctx context.Context, s Subscriber) error {
+			if calls.Add(1) == 1 {
+				close(checking)
+			} else if later != nil {
+				return later(ctx, s)
+			}
+			<-release
+			return nil
+		})
+	}()
+	<-checking
+	return release, joined
+}
+
+// topicClients is who list's topic on h subscribes, or holds.
+func topicClients(h *Hub, list uuid.UUID, held bool) []*client {
+	h.mu.Lock()
+	tp := h.topics[list]
+	h.mu.Unlock()
+	if tp == nil {
+		return nil
+	}
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	if held {
+		return slices.Collect(maps.Keys(tp.held))
+	}
+	return slices.Collect(maps.Keys(tp.clients))
 }
 
 // A render that finds the list gone for every subscriber (their removal
@@ -458,17 +581,7 @@ func TestJoinerNotClosedWhenEverySubscriberIsGone(t *testing.T) {
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	first := subscribeChecked(t, h, Subscriber{List: list, Device: uuid.New(), User: removed}, allow)
-	checking, release := make(chan struct{}), make(chan struct{})
-	joined := make(chan *recorder)
-	go func() {
-		var once sync.Once
-		joined <- subscribeChecked(t, h, Subscriber{List: list, Device: uuid.New(), User: member}, func(context.Context, Subscriber) error {
-			once.Do(func() { close(checking) })
-			<-release
-			return nil
-		})
-	}()
-	<-checking
+	release, joined := joinHeld(t, h, list, member, nil)
 	h.dispatch(Event{List: list, Kind: "movies.insert", Row: uuid.NewString()})
 	if code, _ := first.closedWith(t); code != StatusListDeleted {
 		t.Errorf("the only subscriber, who cannot see the list, closed with %d", code)
@@ -589,6 +702,15 @@ func TestChangedFilmsAreSentAloneWhenFew(t *testing.T) {
 		t.Fatalf("an event without a film id: rendered %+v, want the whole film list", u)
 	}
 	close(release)
+}
+
+// listHub is a hub whose every render is the message "list".
+func listHub() *Hub {
+	return New(Config{Render: renderList, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+}
+
+func renderList(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
+	return []byte("list"), 1, true, nil
 }
 
 // recorder is a connection that keeps what is written to it, and the code
@@ -786,9 +908,7 @@ func TestFailedWhoIsHereIsRetried(t *testing.T) {
 	var failing atomic.Bool
 	var tries atomic.Int32
 	h := New(Config{
-		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
-			return []byte("list"), 1, true, nil
-		},
+		Render: renderList,
 		RenderPresence: func(_ context.Context, _ uuid.UUID, viewers []uuid.UUID) ([]byte, error) {
 			tries.Add(1)
 			if failing.Load() {
@@ -832,9 +952,7 @@ func TestWhoIsHereIsNotResentToEveryoneForEveryTab(t *testing.T) {
 	list := uuid.New()
 	var who atomic.Int64
 	h := New(Config{
-		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
-			return []byte("list"), 1, true, nil
-		},
+		Render: renderList,
 		RenderPresence: func(context.Context, uuid.UUID, []uuid.UUID) ([]byte, error) {
 			return []byte(fmt.Sprintf("who %d", who.Add(1))), nil
 		},
@@ -1008,12 +1126,7 @@ func TestFailingUpdateIsRetriedAsTheWholeList(t *testing.T) {
 // real ones are gone, their close frames out.
 func TestShutdownClosesEveryoneAndAdmitsNoOne(t *testing.T) {
 	list := uuid.New()
-	h := New(Config{
-		Render: func(context.Context, uuid.UUID, uuid.UUID, Update) ([]byte, int64, bool, error) {
-			return []byte("list"), 1, true, nil
-		},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	h := listHub()
 	srv := serveLive(t, h, list)
 	browser := dialLive(t, srv)
 	if _, m, err := browser.Read(context.Background()); err != nil || string(m) != "list" {
