@@ -32,10 +32,7 @@ func TestStatementsCarryTheirOwnFilters(t *testing.T) {
 	db.MustExec(t, `WITH l AS (INSERT INTO lists (id, owner_id, name, invite_token) VALUES ($1, $2, 'L', repeat('l', 22)), ($5, $6, 'Z', repeat('z', 22)))
 		INSERT INTO list_members (list_id, user_id) VALUES ($1, $2), ($1, $3), ($1, $4), ($5, $6)`, list, o, m, n, zList, x)
 	db.MustExec(t, `INSERT INTO movies (id, list_id, added_by, title) VALUES ($1, $2, $3, 'F'), ($4, $5, $6, 'ZF')`, film, list, m, zFilm, zList, x)
-	for _, table := range []string{"lists", "list_members", "movies", "rolls"} {
-		db.MustExec(t, "ALTER TABLE "+table+" NO FORCE ROW LEVEL SECURITY")
-		db.MustExec(t, "ALTER TABLE "+table+" DISABLE ROW LEVEL SECURITY")
-	}
+	db.WithoutListPolicies(t)
 
 	// found turns a :one statement's answer into a count of rows.
 	found := func(err error) (int64, error) {

@@ -57,9 +57,6 @@ func (a *testApp) mustSweepWorld(t *testing.T) *sweepWorld {
 	return w
 }
 
-// rlsTables are the tables with row-level security on the lists' data.
-var rlsTables = []string{"lists", "list_members", "movies", "rolls"}
-
 type idKind int
 
 const (
@@ -216,13 +213,7 @@ func TestIDORSweep(t *testing.T) {
 // policies behind it.
 func TestIDORSweepWithoutRowLevelSecurity(t *testing.T) {
 	a := mustAppWith(t, unlimited)
-	for _, table := range rlsTables {
-		a.db.MustExec(t, "ALTER TABLE "+table+" NO FORCE ROW LEVEL SECURITY")
-		a.db.MustExec(t, "ALTER TABLE "+table+" DISABLE ROW LEVEL SECURITY")
-	}
-	if n := a.db.MustCount(t, `SELECT count(*) FROM pg_class WHERE relname = ANY($1) AND (relrowsecurity OR relforcerowsecurity)`, rlsTables); n != 0 {
-		t.Fatalf("%d list tables still have row-level security", n)
-	}
+	a.db.WithoutListPolicies(t)
 	a.sweep(t)
 }
 

@@ -194,6 +194,20 @@ func (db *DB) MustExec(t testing.TB, sql string, args ...any) {
 	}
 }
 
+// WithoutListPolicies turns row-level security off on the tables of the
+// lists' data (lists, list_members, movies, rolls), for tests that show
+// what the SQL's own filters let through.
+func (db *DB) WithoutListPolicies(t testing.TB) {
+	t.Helper()
+	tables := []string{"lists", "list_members", "movies", "rolls"}
+	for _, table := range tables {
+		db.MustExec(t, "ALTER TABLE "+table+" NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY")
+	}
+	if n := db.MustCount(t, `SELECT count(*) FROM pg_class WHERE relname = ANY($1) AND (relrowsecurity OR relforcerowsecurity)`, tables); n != 0 {
+		t.Fatalf("%d list tables still have row-level security", n)
+	}
+}
+
 // MustCount returns the single integer sql selects, read as the superuser.
 func (db *DB) MustCount(t testing.TB, sql string, args ...any) int64 {
 	t.Helper()
